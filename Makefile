@@ -1,0 +1,52 @@
+# Every target does its own set-up from a fresh clone: a virtual environment in .venv, the package and its test
+# tools, and (for the tests) the Debian packages that provide promtool, Prometheus and Alertmanager.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEBIAN_PACKAGES := prometheus prometheus-alertmanager curl
+ARGS ?=
+
+.PHONY: run demo test lint typecheck pytest bench system-deps clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+## make run: the demo: an embedded nats-server that goes down and comes back, probed by the exporter.
+run: $(STAMP)
+	$(BIN)/nats-connectivity-exporter demo $(ARGS)
+
+demo: run
+
+## make test: lint, type-check and the whole test suite against real nats-server, Prometheus and promtool.
+test: $(STAMP) system-deps lint typecheck pytest
+
+system-deps:
+	@missing=""; \
+	for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing Debian packages:$$missing"; \
+		SUDO=""; [ "$$(id -u)" -eq 0 ] || SUDO="sudo"; \
+		$$SUDO apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
+lint: $(STAMP)
+	$(BIN)/ruff check exporter tests
+	$(BIN)/ruff format --check exporter tests
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+pytest: $(STAMP)
+	$(BIN)/pytest $(ARGS)
+
+## make bench: the benchmarks in tests/benchmarks, each printing ratios against a baseline measured in the same run.
+bench: $(STAMP)
+	$(BIN)/python -m tests.benchmarks $(ARGS)
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache test-output

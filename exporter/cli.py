@@ -1,0 +1,88 @@
+"""Command line: `serve` (the default), `demo`. Usage and configuration errors exit 2 with one line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from typing import NoReturn
+
+from . import __version__
+from .app import Exporter
+from .config import Config, ConfigError, add_config_flags, load_config
+from .logs import configure
+
+PROG = "nats-connectivity-exporter"
+EXIT_USAGE = 2
+
+log = logging.getLogger(__name__)
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line on stderr (the key and what is wrong) and exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = OneLineParser(prog=PROG, description="Can the applications reach NATS, and how well?")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", parser_class=OneLineParser)
+    serve = commands.add_parser("serve", help="probe the targets and serve /metrics (default)")
+    add_config_flags(serve)
+    demo = commands.add_parser("demo", help="run everything locally against an embedded nats-server")
+    add_config_flags(demo)
+    demo.add_argument(
+        "--demo.outage-every",
+        dest="outage_every",
+        default="30s",
+        metavar="DURATION",
+        help="stop and restart the embedded server this often (default 30s)",
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    if not args_list or args_list[0] not in ("serve", "demo", "-h", "--help", "--version"):
+        args_list.insert(0, "serve")  # `nats-connectivity-exporter --nats-url ...` means serve
+    args = build_parser().parse_args(args_list)
+    env = os.environ if environ is None else environ
+    if args.command == "demo":
+        from .demo import run_demo
+
+        return run_demo(args, env)
+    return _with_config(args, env, serve)
+
+
+def _with_config(args: argparse.Namespace, environ: Mapping[str, str], command: Callable[[Config], int]) -> int:
+    try:
+        config = load_config(args, environ)
+    except ConfigError as exc:
+        print(f"{PROG}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    configure(config.log_level, config.log_format)
+    return command(config)
+
+
+def serve(config: Config) -> int:
+    asyncio.run(run_until_signalled(Exporter(config)))
+    return 0
+
+
+async def run_until_signalled(exporter: Exporter) -> None:
+    """Run the exporter until SIGTERM or SIGINT, then let it drain."""
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, exporter.stop)
+    log.info(
+        "starting",
+        extra={"version": __version__, "targets": ",".join(t.name for t in exporter.active_targets)},
+    )
+    await exporter.run()
+    log.info("stopped")

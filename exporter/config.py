@@ -1,0 +1,505 @@
+"""One typed configuration model, merged from three sources: flags over environment over file.
+
+`load_config` is the only way to build a `Config`; every problem becomes a `ConfigError` naming the key, the value
+(secrets never) and what is expected, which the CLI prints as one line before exiting with code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import ssl
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .durations import format_duration, parse_duration
+from .nats_url import NatsUrl, UrlError, parse_server_list
+from .tls import client_context
+
+DEFAULT_LISTEN_ADDRESS = ":10025"
+DEFAULT_INTERVAL = 15.0
+DEFAULT_TIMEOUT = 5.0
+DEFAULT_TARGET_NAME = "default"
+LOG_LEVELS = ("debug", "info", "warning", "error")
+LOG_FORMATS = ("text", "json")
+_TARGET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
+_FALSE_WORDS = {"false", "0", "no", "off"}
+_TRUE_WORDS = {"true", "1", "yes", "on"}
+
+
+class ConfigError(Exception):
+    """Invalid configuration: `key`, the offending `value` (already safe to print) and what is `expected`."""
+
+    def __init__(self, key: str, value: object, expected: str) -> None:
+        self.key, self.value, self.expected = key, value, expected
+        super().__init__(f"invalid configuration: {key}={value!r}: expected {expected}")
+
+
+class Secret:
+    """A credential whose repr and str never show it; `reveal()` is the one way to read it."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    user: str | None = None
+    password: Secret | None = None
+    token: Secret | None = None
+    nkey_seed_file: str | None = None
+    creds_file: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TLSSettings:
+    enabled: bool = False
+    ca_file: str | None = None
+    cert_file: str | None = None
+    key_file: str | None = None
+    server_name: str | None = None
+    handshake_first: bool = False
+    insecure_skip_verify: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    name: str
+    servers: tuple[NatsUrl, ...]
+    interval: float = DEFAULT_INTERVAL
+    timeout: float = DEFAULT_TIMEOUT
+    credentials: Credentials = field(default_factory=Credentials)
+    tls: TLSSettings = field(default_factory=TLSSettings)
+    session: bool = True
+    subject_prefix: str = "_nce.probe"
+
+    @property
+    def redacted_url(self) -> str:
+        return ",".join(server.redacted() for server in self.servers)
+
+    @property
+    def secret_values(self) -> tuple[str, ...]:
+        """Every credential of this target, so that text shown to people can be scrubbed of them."""
+        values: list[str] = []
+        for server in self.servers:
+            if server.password is not None:
+                values.append(server.password)
+            elif server.username is not None:
+                values.append(server.username)  # nats://TOKEN@host
+        for secret in (self.credentials.password, self.credentials.token):
+            if secret is not None:
+                values.append(secret.reveal())
+        return tuple(values)
+
+    @property
+    def uses_tls(self) -> bool:
+        return self.tls.enabled or any(server.scheme in ("tls", "wss") for server in self.servers)
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    targets: tuple[Target, ...]
+    probing_enabled: bool = True
+    listen_address: str = DEFAULT_LISTEN_ADDRESS
+    web_config_file: str | None = None
+    log_level: str = "info"
+    log_format: str = "text"
+    kubeconfig: str | None = None
+    config_file: str | None = None
+
+    @property
+    def listen_host_port(self) -> tuple[str, int]:
+        return split_listen_address(self.listen_address)
+
+
+def build_parser(prog: str = "nats-connectivity-exporter serve") -> argparse.ArgumentParser:
+    """The flags shared by every command that loads a configuration (serve, demo and later check)."""
+    parser = argparse.ArgumentParser(prog=prog, add_help=True)
+    add_config_flags(parser)
+    return parser
+
+
+def add_config_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--nats-url",
+        action="append",
+        default=None,
+        metavar="[NAME=]URL",
+        help="a target to probe (repeatable); a comma-separated list is several servers of one target; "
+        "default: env NATS_URL",
+    )
+    parser.add_argument("--config", "--config.file", dest="config", metavar="FILE", help="YAML configuration file")
+    parser.add_argument("--web.listen-address", dest="listen_address", metavar="[HOST]:PORT")
+    parser.add_argument("--web.config.file", dest="web_config_file", metavar="FILE")
+    parser.add_argument("--probe.interval", dest="probe_interval", metavar="DURATION", help="e.g. 15s")
+    parser.add_argument("--probe.timeout", dest="probe_timeout", metavar="DURATION", help="e.g. 5s")
+    parser.add_argument("--kubeconfig", metavar="FILE")
+    parser.add_argument("--log.level", dest="log_level", metavar="|".join(LOG_LEVELS))
+    parser.add_argument("--log.format", dest="log_format", metavar="|".join(LOG_FORMATS))
+
+
+def load_config(args: argparse.Namespace, environ: Mapping[str, str]) -> Config:
+    """Merge flags over environment over file into one validated `Config`."""
+    document = _read_file(args.config) if args.config else {}
+    _reject_unknown(document, ("targets", "probe", "web", "log", "kubeconfig"), prefix="")
+    probe = _mapping(document, "probe")
+    web = _mapping(document, "web")
+    log = _mapping(document, "log")
+    _reject_unknown(probe, ("interval", "timeout", "enabled"), prefix="probe.")
+    _reject_unknown(web, ("listen_address", "config_file"), prefix="web.")
+    _reject_unknown(log, ("level", "format"), prefix="log.")
+
+    interval = _duration("--probe.interval", args.probe_interval) if args.probe_interval else None
+    if interval is None:
+        interval = _duration("probe.interval", probe.get("interval", format_duration(DEFAULT_INTERVAL)))
+    # An unset timeout follows the interval down (`--probe.interval 2s` alone must work); a set one is checked.
+    timeout: float | None = None
+    if args.probe_timeout:
+        timeout = _duration("--probe.timeout", args.probe_timeout)
+    elif "timeout" in probe:
+        timeout = _duration("probe.timeout", probe["timeout"])
+
+    targets = _targets_from_file(document, interval, timeout, environ)
+    targets = _apply_env_url(targets, environ, interval, timeout)
+    if args.nats_url:
+        targets = _targets_from_flags(args.nats_url, targets, interval, timeout)
+    for target in targets:
+        if target.timeout > target.interval:
+            raise ConfigError(
+                "--probe.timeout" if args.probe_timeout else f"targets[{target.name}].timeout",
+                format_duration(target.timeout),
+                f"a duration not longer than the interval ({format_duration(target.interval)})",
+            )
+
+    enabled = _bool("probe.enabled", probe.get("enabled", True))
+    if "NATS_ENABLED" in environ:
+        enabled = _bool("env NATS_ENABLED", environ["NATS_ENABLED"])
+    if enabled and not targets:
+        raise ConfigError(
+            "--nats-url", None, "a NATS URL: set --nats-url, env NATS_URL or `targets` in the config file"
+        )
+
+    listen_address = args.listen_address or _str("web.listen_address", web.get("listen_address"))
+    listen_address = listen_address or DEFAULT_LISTEN_ADDRESS
+    key = "--web.listen-address" if args.listen_address else "web.listen_address"
+    try:
+        split_listen_address(listen_address)
+    except ValueError:
+        raise ConfigError(key, listen_address, "[HOST]:PORT, e.g. :10025 or 127.0.0.1:10025") from None
+
+    log_level = (args.log_level or _str("log.level", log.get("level")) or "info").lower()
+    if log_level not in LOG_LEVELS:
+        raise ConfigError("--log.level", log_level, f"one of {', '.join(LOG_LEVELS)}")
+    log_format = (args.log_format or _str("log.format", log.get("format")) or "text").lower()
+    if log_format not in LOG_FORMATS:
+        raise ConfigError("--log.format", log_format, f"one of {', '.join(LOG_FORMATS)}")
+
+    web_config_file = args.web_config_file or _str("web.config_file", web.get("config_file"))
+    kubeconfig = args.kubeconfig or _str("kubeconfig", document.get("kubeconfig"))
+    return Config(
+        targets=tuple(targets),
+        probing_enabled=enabled,
+        listen_address=listen_address,
+        web_config_file=web_config_file,
+        log_level=log_level,
+        log_format=log_format,
+        kubeconfig=kubeconfig,
+        config_file=args.config,
+    )
+
+
+def split_listen_address(address: str) -> tuple[str, int]:
+    host, sep, port_text = address.rpartition(":")
+    if not sep or not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
+        raise ValueError(address)
+    host = host.strip("[]")
+    return host or "0.0.0.0", int(port_text)
+
+
+def _read_file(path: str) -> dict[str, Any]:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError("--config", path, f"a readable file ({exc.strerror})") from None
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark is not None else ""
+        raise ConfigError("--config", path, f"valid YAML{where}") from None
+    if document is None:
+        return {}
+    if not isinstance(document, dict):
+        raise ConfigError("--config", path, "a YAML mapping with `targets:` at the top")
+    return document
+
+
+def _targets_from_file(
+    document: Mapping[str, Any], interval: float, timeout: float | None, environ: Mapping[str, str]
+) -> list[Target]:
+    raw_targets = document.get("targets", [])
+    if raw_targets is None:
+        return []
+    if not isinstance(raw_targets, list):
+        raise ConfigError("targets", type(raw_targets).__name__, "a list of targets")
+    targets: list[Target] = []
+    for index, raw in enumerate(raw_targets):
+        if not isinstance(raw, dict):
+            raise ConfigError(f"targets[{index}]", raw, "a mapping with `name` and `url`")
+        targets.append(_target_from_mapping(raw, index, interval, timeout, environ))
+    _reject_duplicate_names(targets)
+    return targets
+
+
+def _target_from_mapping(
+    raw: Mapping[str, Any], index: int, interval: float, timeout: float | None, environ: Mapping[str, str]
+) -> Target:
+    allowed = ("name", "url", "interval", "timeout", "credentials", "tls", "session", "subject_prefix")
+    _reject_unknown(raw, allowed, prefix=f"targets[{index}].")
+    name = _target_name(f"targets[{index}].name", raw.get("name", DEFAULT_TARGET_NAME if index == 0 else None))
+    key = f"targets[{name}]"
+    url = raw.get("url")
+    if isinstance(url, list):
+        url = ",".join(str(item) for item in url)
+    if not isinstance(url, str) or not url.strip():
+        raise ConfigError(f"{key}.url", url, "a NATS URL or a list of them")
+    target_interval = _duration(f"{key}.interval", raw["interval"]) if "interval" in raw else interval
+    if "timeout" in raw:
+        target_timeout = _duration(f"{key}.timeout", raw["timeout"])
+    else:
+        target_timeout = _default_timeout(timeout, target_interval)
+    prefix = _str(f"{key}.subject_prefix", raw.get("subject_prefix")) or "_nce.probe"
+    return Target(
+        name=name,
+        servers=_servers(f"{key}.url", url),
+        interval=target_interval,
+        timeout=target_timeout,
+        credentials=_credentials(key, _mapping(raw, "credentials", key), environ),
+        tls=_tls(key, _mapping(raw, "tls", key)),
+        session=_bool(f"{key}.session", raw.get("session", True)),
+        subject_prefix=prefix,
+    )
+
+
+def _credentials(key: str, raw: Mapping[str, Any], environ: Mapping[str, str]) -> Credentials:
+    allowed = (
+        "user",
+        "password_file",
+        "password_env",
+        "token_file",
+        "token_env",
+        "nkey_seed_file",
+        "creds_file",
+    )
+    _reject_unknown(raw, allowed, prefix=f"{key}.credentials.")
+    password = _secret(f"{key}.credentials", "password", raw, environ)
+    token = _secret(f"{key}.credentials", "token", raw, environ)
+    user = _str(f"{key}.credentials.user", raw.get("user"))
+    if token and (user or password):
+        raise ConfigError(f"{key}.credentials", "token and user", "either a token or user/password, not both")
+    for file_key in ("nkey_seed_file", "creds_file"):
+        path = _str(f"{key}.credentials.{file_key}", raw.get(file_key))
+        if path is not None and not os.access(path, os.R_OK):
+            raise ConfigError(f"{key}.credentials.{file_key}", path, "a readable file")
+    return Credentials(
+        user=user,
+        password=password,
+        token=token,
+        nkey_seed_file=_str(f"{key}.credentials.nkey_seed_file", raw.get("nkey_seed_file")),
+        creds_file=_str(f"{key}.credentials.creds_file", raw.get("creds_file")),
+    )
+
+
+def _secret(key: str, name: str, raw: Mapping[str, Any], environ: Mapping[str, str]) -> Secret | None:
+    """Secrets come from a file or an environment variable, never inline, so configs can be committed."""
+    if name in raw:
+        raise ConfigError(f"{key}.{name}", "***", f"{name}_file or {name}_env instead of an inline secret")
+    file_path = _str(f"{key}.{name}_file", raw.get(f"{name}_file"))
+    env_name = _str(f"{key}.{name}_env", raw.get(f"{name}_env"))
+    if file_path and env_name:
+        raise ConfigError(f"{key}.{name}_file", file_path, f"either {name}_file or {name}_env, not both")
+    if file_path:
+        try:
+            return Secret(Path(file_path).read_text(encoding="utf-8").strip())
+        except OSError as exc:
+            raise ConfigError(f"{key}.{name}_file", file_path, f"a readable file ({exc.strerror})") from None
+    if env_name:
+        if env_name not in environ:
+            raise ConfigError(f"{key}.{name}_env", env_name, "the name of a set environment variable")
+        return Secret(environ[env_name])
+    return None
+
+
+def _tls(key: str, raw: Mapping[str, Any]) -> TLSSettings:
+    allowed = ("ca_file", "cert_file", "key_file", "server_name", "handshake_first", "insecure_skip_verify")
+    _reject_unknown(raw, allowed, prefix=f"{key}.tls.")
+    paths = {}
+    for file_key in ("ca_file", "cert_file", "key_file"):
+        path = _str(f"{key}.tls.{file_key}", raw.get(file_key))
+        if path is not None and not os.access(path, os.R_OK):
+            raise ConfigError(f"{key}.tls.{file_key}", path, "a readable file")
+        paths[file_key] = path
+    if bool(paths["cert_file"]) != bool(paths["key_file"]):
+        raise ConfigError(f"{key}.tls.cert_file", paths["cert_file"], "cert_file and key_file together")
+    settings = TLSSettings(
+        enabled=bool(raw),
+        ca_file=paths["ca_file"],
+        cert_file=paths["cert_file"],
+        key_file=paths["key_file"],
+        server_name=_str(f"{key}.tls.server_name", raw.get("server_name")),
+        handshake_first=_bool(f"{key}.tls.handshake_first", raw.get("handshake_first", False)),
+        insecure_skip_verify=_bool(f"{key}.tls.insecure_skip_verify", raw.get("insecure_skip_verify", False)),
+    )
+    if settings.enabled:
+        try:
+            client_context(settings)
+        except (OSError, ssl.SSLError) as exc:
+            raise ConfigError(
+                f"{key}.tls", "<files>", f"a PEM CA bundle and a matching cert/key pair ({exc})"
+            ) from None
+    return settings
+
+
+def _default_timeout(timeout: float | None, interval: float) -> float:
+    return timeout if timeout is not None else min(DEFAULT_TIMEOUT, interval)
+
+
+def _apply_env_url(
+    targets: list[Target], environ: Mapping[str, str], interval: float, timeout: float | None
+) -> list[Target]:
+    """Env `NATS_URL`, exactly as the applications read it, sets the servers of the `default` target."""
+    raw = environ.get("NATS_URL", "").strip()
+    if not raw:
+        return targets
+    servers = _servers("env NATS_URL", raw)
+    for index, target in enumerate(targets):
+        if target.name == DEFAULT_TARGET_NAME:
+            return [*targets[:index], replace(target, servers=servers), *targets[index + 1 :]]
+    default = Target(
+        name=DEFAULT_TARGET_NAME,
+        servers=servers,
+        interval=interval,
+        timeout=_default_timeout(timeout, interval),
+    )
+    return [default, *targets]
+
+
+def _targets_from_flags(
+    values: Sequence[str], file_targets: list[Target], interval: float, timeout: float | None
+) -> list[Target]:
+    """`--nats-url [NAME=]URL`: the targets are exactly the flags; a same-named file target lends its settings."""
+    by_name = {target.name: target for target in file_targets}
+    targets: list[Target] = []
+    for index, value in enumerate(values):
+        name, sep, url = value.partition("=")
+        if not sep or "://" in name or "," in name:
+            name, url = "", value
+        name = _target_name("--nats-url", name) if name else _default_flag_name(index, url)
+        servers = _servers("--nats-url", url)
+        base = by_name.get(name)
+        if base is not None:
+            targets.append(replace(base, servers=servers))
+        else:
+            targets.append(
+                Target(name=name, servers=servers, interval=interval, timeout=_default_timeout(timeout, interval))
+            )
+    _reject_duplicate_names(targets)
+    return targets
+
+
+def _default_flag_name(index: int, url: str) -> str:
+    if index == 0:
+        return DEFAULT_TARGET_NAME
+    try:
+        first = parse_server_list(url)[0]
+    except UrlError:
+        return f"target{index}"
+    return f"{first.host}:{first.port}"
+
+
+def _servers(key: str, raw: str) -> tuple[NatsUrl, ...]:
+    try:
+        return parse_server_list(raw)
+    except UrlError as exc:
+        # The raw value may hold credentials: name the key and the problem, never the value.
+        raise ConfigError(key, "<redacted>", f"a NATS URL such as nats://nats-server:4222 ({exc})") from None
+
+
+def _target_name(key: str, value: object) -> str:
+    if not isinstance(value, str) or not _TARGET_NAME.fullmatch(value):
+        raise ConfigError(key, value, "a name of letters, digits, '.', '_' or '-' (at most 63)")
+    return value
+
+
+def _reject_duplicate_names(targets: Sequence[Target]) -> None:
+    seen: set[str] = set()
+    for target in targets:
+        if target.name in seen:
+            raise ConfigError("targets.name", target.name, "unique target names")
+        seen.add(target.name)
+
+
+def _duration(key: str, value: object) -> float:
+    try:
+        seconds = parse_duration(str(value))
+    except ValueError:
+        raise ConfigError(key, value, "a duration such as 500ms, 15s or 1m") from None
+    if seconds <= 0:
+        raise ConfigError(key, value, "a positive duration")
+    return seconds
+
+
+def _bool(key: str, value: object) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in _TRUE_WORDS:
+        return True
+    if text in _FALSE_WORDS:
+        return False
+    raise ConfigError(key, value, "true or false")
+
+
+def _str(key: str, value: object) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str | int | float) or isinstance(value, bool):
+        raise ConfigError(key, value, "a string")
+    return str(value)
+
+
+def _mapping(document: Mapping[str, Any], name: str, parent: str = "") -> Mapping[str, Any]:
+    value = document.get(name)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        key = f"{parent}.{name}" if parent else name
+        raise ConfigError(key, type(value).__name__, "a mapping")
+    return value
+
+
+def _reject_unknown(document: Mapping[str, Any], allowed: Sequence[str], prefix: str) -> None:
+    for key in document:
+        if key not in allowed:
+            raise ConfigError(f"{prefix}{key}", "<unknown key>", f"one of {', '.join(allowed)}")

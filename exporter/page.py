@@ -1,0 +1,121 @@
+"""The landing page: what a person on call reads first. A view of the status board, rendered on the server.
+
+No external assets (clusters are often offline), inline CSS, refreshes itself, readable on a phone.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from html import escape
+
+from .probe.result import Phase
+from .status import State, StatusBoard, TargetStatus
+
+REFRESH_SECONDS = 5
+
+_CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;padding:1rem;
+  background:#f6f7f9;color:#1d2330}
+h1{font-size:1.3rem;margin:0 0 .2rem}h2{font-size:1.05rem;margin:1.4rem 0 .5rem}
+.muted{color:#5b6475;font-size:.85rem}a{color:#2457c5}
+.card{background:#fff;border:1px solid #dde1e8;border-radius:8px;padding:.8rem 1rem;margin:.6rem 0;max-width:60rem}
+.head{display:flex;flex-wrap:wrap;gap:.5rem;align-items:baseline;justify-content:space-between}
+.badge{font-weight:600;padding:.1rem .55rem;border-radius:999px;font-size:.85rem}
+.up{background:#dcf5e3;color:#146c2e}.down{background:#fde2e1;color:#a4161a}.unknown{background:#eceff3;color:#5b6475}
+table{border-collapse:collapse;width:100%;font-size:.88rem}
+td,th{text-align:left;padding:.2rem .4rem;vertical-align:middle}
+.bar{height:.7rem;background:#4c7be0;border-radius:3px;min-width:2px}
+.bar.failed{background:#d64545}.phase{width:5.5rem}.secs{width:6rem;text-align:right;font-variant-numeric:tabular-nums}
+code{background:#eef1f5;padding:.05rem .3rem;border-radius:4px;word-break:break-all}
+.failure{margin-top:.5rem;font-size:.88rem}
+"""
+
+
+def render(board: StatusBoard, *, version: str, now: float | None = None) -> str:
+    current = time.time() if now is None else now
+    statuses = board.targets()
+    cards = "".join(_target_card(status, current) for status in statuses) or (
+        '<p class="muted">Probing is disabled (NATS_ENABLED=false) or no target is configured.</p>'
+    )
+    history = "".join(
+        f"<tr><td>{_clock(t.at)}</td><td>{escape(t.target)}</td><td>{t.previous} → "
+        f'<span class="badge {t.current}">{t.current}</span></td>'
+        f"<td>{escape(t.reason or '')}</td><td>{escape(t.detail)}</td></tr>"
+        for t in reversed(board.history)
+    )
+    down = sum(1 for status in statuses if status.state is State.DOWN)
+    title = f"{down} of {len(statuses)} down" if down else "all targets up" if statuses else "no targets"
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width,initial-scale=1">
+<meta http-equiv="refresh" content="{REFRESH_SECONDS}">
+<title>NATS connectivity: {escape(title)}</title><style>{_CSS}</style></head>
+<body>
+<h1>NATS connectivity exporter</h1>
+<div class="muted">version {escape(version)} · {escape(title)} · refreshed {_clock(current)} ·
+<a href="/metrics">metrics</a> · <a href="/-/healthy">health</a> · <a href="/-/ready">readiness</a></div>
+<h2>Targets</h2>
+{cards}
+<h2>Recent state changes</h2>
+<div class="card"><table><tr><th>time</th><th>target</th><th>change</th><th>reason</th><th>detail</th></tr>
+{history or '<tr><td colspan="5" class="muted">none yet</td></tr>'}</table></div>
+</body></html>"""
+
+
+def _target_card(status: TargetStatus, now: float) -> str:
+    target = status.target
+    state = status.state
+    since = f"since {_ago(status.state_since, now)}" if status.state_since else "waiting for the first probe"
+    session = {True: "session connected", False: "session disconnected", None: "no session"}[status.session_connected]
+    rows = ""
+    result = status.last
+    if result is not None:
+        longest = max(result.phases.values(), default=0.0) or 1.0
+        for phase in Phase:
+            seconds = result.phases.get(phase)
+            if seconds is not None:
+                width = max(1.0, 100 * seconds / longest)
+                rows += (
+                    f'<tr><td class="phase">{phase}</td><td><div class="bar" style="width:{width:.1f}%"></div></td>'
+                    f'<td class="secs">{seconds * 1000:.2f} ms</td></tr>'
+                )
+            elif phase is result.failed_phase:
+                rows += (
+                    f'<tr><td class="phase">{phase}</td><td><div class="bar failed" style="width:100%"></div></td>'
+                    f'<td class="secs">failed</td></tr>'
+                )
+    failure = ""
+    if status.last_failure is not None:
+        last_failure = status.last_failure
+        failure = (
+            f'<div class="failure">Last failure {_ago(last_failure.started_at, now)}: '
+            f"<strong>{escape(last_failure.reason or '')}</strong> {escape(last_failure.detail)}</div>"
+        )
+    server = ""
+    if result is not None and result.server is not None:
+        info = result.server
+        server = f" · server <code>{escape(info.server_name or info.server_id)}</code> v{escape(info.version)}" + (
+            f" cluster <code>{escape(info.cluster)}</code>" if info.cluster else ""
+        )
+    return f"""<div class="card" id="target-{escape(target.name)}">
+<div class="head"><strong>{escape(target.name)}</strong><span class="badge {state}">{state}</span></div>
+<div class="muted"><code>{escape(target.redacted_url)}</code> · {since} · {session}{server}</div>
+<table>{rows}</table>{failure}</div>"""
+
+
+def _clock(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _ago(timestamp: float | None, now: float) -> str:
+    if timestamp is None:
+        return "never"
+    seconds = max(0, int(now - timestamp))
+    if seconds < 120:
+        text = f"{seconds}s ago"
+    elif seconds < 7200:
+        text = f"{seconds // 60}m ago"
+    else:
+        text = f"{seconds // 3600}h ago"
+    return f"{text} ({_clock(timestamp)})"

@@ -1,0 +1,169 @@
+"""One probe: connect to a target the way a starting application does, timing each phase.
+
+`run_probe` never raises and never leaves a socket or a task behind: whatever happens becomes a `ProbeResult`.
+The whole probe runs under one deadline, because nats-py's own `connect_timeout` applies per step and its first
+connect retries (nats-py issue #645).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import socket
+import ssl
+import time
+from dataclasses import dataclass, field
+
+import nats.errors
+from nats.aio.client import Client
+
+from ..config import Target
+from ..nats_url import NatsUrl, redact_text
+from .client_options import close_quietly, connect_options, ssl_context
+from .failure import classify, describe
+from .result import Phase, ProbeResult, Reason, ServerInfo
+
+log = logging.getLogger(__name__)
+
+CLOSE_TIMEOUT = 1.0
+_PROBE_ERRORS = (OSError, nats.errors.Error, ValueError, ssl.SSLError)
+
+
+@dataclass
+class _Trace:
+    """What a probe has learnt so far; survives the exception that ends it."""
+
+    phase: Phase = Phase.DNS
+    phases: dict[Phase, float] = field(default_factory=dict)
+    addresses: tuple[str, ...] = ()
+    server: ServerInfo | None = None
+    server_url: str = ""
+    seen: list[BaseException] = field(default_factory=list)
+
+    def begin(self, phase: Phase) -> float:
+        self.phase = phase
+        return time.perf_counter()
+
+    def end(self, phase: Phase, started: float) -> None:
+        self.phases[phase] = time.perf_counter() - started
+
+
+async def run_probe(
+    target: Target, *, timeout: float | None = None, context: ssl.SSLContext | None = None
+) -> ProbeResult:
+    """Probe `target` once; `timeout` (default: the target's) bounds everything, closing included."""
+    deadline = target.timeout if timeout is None else timeout
+    started_at = time.time()
+    started = time.perf_counter()
+    trace = _Trace()
+    client = Client()
+    reason: Reason | None = None
+    detail = ""
+    try:
+        async with asyncio.timeout(deadline):
+            await _run_phases(target, client, trace, context if context is not None else ssl_context(target))
+    except TimeoutError as exc:
+        reason = classify(exc, trace.phase, trace.seen)
+        detail = f"no answer within {deadline:g}s during {trace.phase}"
+        if reason is not Reason.TIMEOUT:
+            detail += f" ({_last_seen(trace)})"
+    except _PROBE_ERRORS as exc:
+        reason = classify(exc, trace.phase, trace.seen)
+        detail = f"{trace.phase} failed: {describe(exc)}"
+        if isinstance(exc, nats.errors.NoServersError) and trace.seen:
+            detail = f"{trace.phase} failed: {_last_seen(trace)}"
+    except Exception as exc:  # a bug of ours must cost one probe, not the worker
+        log.exception("probe crashed", extra={"target": target.name})
+        reason, detail = Reason.INTERNAL_ERROR, f"{trace.phase}: internal error {type(exc).__name__}"
+    finally:
+        await close_quietly(client, CLOSE_TIMEOUT)
+    if reason is Reason.PUBSUB_ERROR and trace.seen:
+        detail = f"{detail}; server said: {_last_seen(trace)}"
+    return ProbeResult(
+        target=target.name,
+        started_at=started_at,
+        duration=time.perf_counter() - started,
+        phases=dict(trace.phases),
+        reason=reason,
+        detail=redact_text(detail, target.secret_values),
+        failed_phase=trace.phase if reason is not None else None,
+        addresses=trace.addresses,
+        server=trace.server,
+        server_url=trace.server_url,
+    )
+
+
+async def _run_phases(target: Target, client: Client, trace: _Trace, context: ssl.SSLContext | None) -> None:
+    server = await _resolve_and_reach(target, trace)
+
+    async def error_cb(exc: Exception) -> None:
+        trace.seen.append(exc)
+
+    started = trace.begin(Phase.CONNECT)
+    options = connect_options(target, (server,), error_cb=error_cb, name="nats-connectivity-probe", context=context)
+    # One attempt, no reconnection: the probe is a fresh connection and the deadline above bounds it.
+    await client.connect(
+        **options, allow_reconnect=False, max_reconnect_attempts=1, reconnect_time_wait=0, ping_interval=3600
+    )
+    trace.end(Phase.CONNECT, started)
+    trace.server = ServerInfo.from_info(getattr(client, "_server_info", {}) or {})
+
+    trace.begin(Phase.RTT)
+    trace.phases[Phase.RTT] = await client.rtt(timeout=max(1, round(target.timeout)))
+
+    await _pubsub(target, client, trace)
+
+
+async def _resolve_and_reach(target: Target, trace: _Trace) -> NatsUrl:
+    """DNS then TCP for each server in order, as nats-py tries them; the first that accepts is the one probed."""
+    loop = asyncio.get_running_loop()
+    failure: BaseException | None = None
+    for server in target.servers:
+        trace.server_url = server.redacted()
+        started = trace.begin(Phase.DNS)
+        try:
+            infos = await loop.getaddrinfo(server.host, server.port, type=socket.SOCK_STREAM)
+        except OSError as exc:
+            trace.addresses = ()
+            failure = exc
+            continue
+        trace.end(Phase.DNS, started)
+        trace.addresses = tuple(dict.fromkeys(str(info[4][0]) for info in infos))
+        started = trace.begin(Phase.TCP)
+        for family, _type, proto, _name, sockaddr in infos:
+            try:
+                transport, _ = await loop.create_connection(
+                    asyncio.Protocol, host=str(sockaddr[0]), port=int(sockaddr[1]), family=family, proto=proto
+                )
+            except OSError as exc:
+                failure = exc
+                continue
+            transport.close()
+            trace.end(Phase.TCP, started)
+            return server
+    assert failure is not None  # the config guarantees at least one server
+    raise failure
+
+
+async def _pubsub(target: Target, client: Client, trace: _Trace) -> None:
+    """Subscribe a subject nobody else uses, publish random bytes, and require the same bytes back."""
+    trace.begin(Phase.PUBSUB)
+    subject = f"{target.subject_prefix}.{secrets.token_hex(8)}"
+    payload = secrets.token_bytes(16)
+    subscription = await client.subscribe(subject, max_msgs=1)
+    try:
+        await client.flush(timeout=max(1, round(target.timeout)))
+        started = time.perf_counter()
+        await client.publish(subject, payload)
+        message = await subscription.next_msg(timeout=target.timeout)
+        if message.data != payload:
+            raise nats.errors.Error(f"message came back altered ({len(message.data)} bytes)")
+        trace.end(Phase.PUBSUB, started)
+    finally:
+        if not client.is_closed:
+            await subscription.unsubscribe()
+
+
+def _last_seen(trace: _Trace) -> str:
+    return describe(trace.seen[-1]) if trace.seen else "no error reported"

@@ -1,0 +1,35 @@
+"""When to probe: every interval per target, on a fixed grid with a random offset so targets don't fire together."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import random
+from collections.abc import Callable
+
+from ..config import Target
+from ..supervisor import wait_or_stop
+from .client_options import ssl_context
+from .phases import run_probe
+from .result import ProbeResult
+
+MAX_START_SPREAD = 2.5  # seconds: the first probes are spread over at most this, so readiness comes quickly
+
+
+async def probe_forever(
+    target: Target,
+    on_result: Callable[[ProbeResult], None],
+    stopping: asyncio.Event,
+    *,
+    rng: random.Random | None = None,
+) -> None:
+    """Probe until `stopping` is set; a probe in flight when it is set finishes and is reported."""
+    loop = asyncio.get_running_loop()
+    context = ssl_context(target)  # built once: loading a CA bundle per probe would dominate its cost
+    offset = (rng or random.Random()).uniform(0, min(target.interval / 2, MAX_START_SPREAD))
+    start = loop.time() + offset
+    tick = 0
+    while not await wait_or_stop(stopping, start + tick * target.interval - loop.time()):
+        on_result(await run_probe(target, context=context))
+        # Skip the grid points a slow probe overran instead of firing them back to back.
+        tick = max(tick + 1, math.ceil((loop.time() - start) / target.interval))

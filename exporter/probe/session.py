@@ -1,0 +1,150 @@
+"""The long-lived session: one connection per target that lives and reconnects like an application's.
+
+It counts what an application would suffer (disconnects, reconnects) and, every interval, publishes a heartbeat
+that must come back on its own subscription: a connection can look fine and still lose messages.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import random
+import secrets
+from collections.abc import Callable
+
+import nats.errors
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+
+from ..config import Target
+from ..metrics import ExporterMetrics
+from ..nats_url import redact_text
+from ..status import StatusBoard
+from ..supervisor import wait_or_stop
+from .client_options import close_quietly, connect_options, ssl_context
+from .failure import classify, describe
+from .result import Phase
+
+log = logging.getLogger(__name__)
+
+RECONNECT_WAIT = 1  # between reconnect attempts, like a patient application
+MAX_CONNECT_BACKOFF = 30.0
+CLOSE_TIMEOUT = 2.0
+
+
+class Session:
+    def __init__(self, target: Target, metrics: ExporterMetrics, board: StatusBoard) -> None:
+        self.target = target
+        self._metrics = metrics
+        self._board = board
+        self._subject = f"{target.subject_prefix}.session.{secrets.token_hex(8)}"
+        self._sequence = itertools.count(1)
+        self._waiting: dict[bytes, asyncio.Future[None]] = {}
+        self._last_error = ""
+        self._closing = False
+
+    async def run(self, stopping: asyncio.Event) -> None:
+        """Connect (retrying with backoff), then heartbeat every interval until `stopping` is set."""
+        client = await self._connect_until_up()
+        try:
+            await client.subscribe(self._subject, cb=self._on_heartbeat)
+            while not await wait_or_stop(stopping, self.target.interval):
+                await self._heartbeat(client)
+        finally:
+            self._closing = True  # our own close is not a disconnect an application would suffer
+            self._board.set_session_connected(self.target.name, None)
+            await close_quietly(client, CLOSE_TIMEOUT)
+
+    async def _connect_until_up(self) -> Client:
+        attempt = 0
+        context = ssl_context(self.target)
+        while True:
+            client = Client()
+            options = connect_options(
+                self.target,
+                self.target.servers,
+                error_cb=self._on_error,
+                name="nats-connectivity-session",
+                context=context,
+            )
+            try:
+                async with asyncio.timeout(self.target.timeout):
+                    await client.connect(
+                        **options,
+                        allow_reconnect=True,
+                        max_reconnect_attempts=-1,
+                        reconnect_time_wait=RECONNECT_WAIT,
+                        disconnected_cb=self._on_disconnected,
+                        reconnected_cb=self._on_reconnected,
+                    )
+            except (OSError, nats.errors.Error, ValueError) as exc:
+                await close_quietly(client, CLOSE_TIMEOUT)
+                attempt += 1
+                reason = classify(exc, Phase.CONNECT)
+                if attempt == 1:
+                    log.warning(
+                        "session cannot connect; retrying",
+                        extra={
+                            "target": self.target.name,
+                            "reason": reason.value,
+                            "detail": self._redact(describe(exc)),
+                        },
+                    )
+                self._board.set_session_connected(self.target.name, False)
+                await asyncio.sleep(_backoff(attempt))
+                continue
+            except BaseException:
+                await close_quietly(client, CLOSE_TIMEOUT)
+                raise
+            self._board.set_session_connected(self.target.name, True)
+            if attempt:
+                log.info("session connected", extra={"target": self.target.name})
+            return client
+
+    async def _heartbeat(self, client: Client) -> None:
+        token = f"{next(self._sequence)}".encode()
+        arrived: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiting[token] = arrived
+        try:
+            async with asyncio.timeout(self.target.timeout):
+                await client.publish(self._subject, token)
+                await arrived
+        except (TimeoutError, nats.errors.Error, OSError):
+            self._metrics.publish.labels(self.target.name, "failure").inc()
+        else:
+            self._metrics.publish.labels(self.target.name, "success").inc()
+        finally:
+            self._waiting.pop(token, None)
+
+    async def _on_heartbeat(self, message: Msg) -> None:
+        # A heartbeat published during an outage may arrive after its deadline: it no longer counts.
+        waiter = self._waiting.get(message.data)
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def _on_disconnected(self) -> None:
+        if self._closing:
+            return
+        self._metrics.session_disconnects.labels(self.target.name).inc()
+        self._board.set_session_connected(self.target.name, False)
+        log.warning(
+            "session disconnected",
+            extra={"target": self.target.name, "detail": self._last_error or "connection lost"},
+        )
+
+    async def _on_reconnected(self) -> None:
+        self._metrics.session_reconnects.labels(self.target.name).inc()
+        self._board.set_session_connected(self.target.name, True)
+        log.info("session reconnected", extra={"target": self.target.name})
+
+    async def _on_error(self, exc: Exception) -> None:
+        self._last_error = self._redact(describe(exc))
+
+    def _redact(self, text: str) -> str:
+        return redact_text(text, self.target.secret_values)
+
+
+def _backoff(attempt: int, *, jitter: Callable[[], float] = random.random) -> float:
+    delay: float = min(MAX_CONNECT_BACKOFF, RECONNECT_WAIT * 2.0 ** min(attempt - 1, 8))
+    return delay * (0.5 + jitter() / 2)

@@ -1,0 +1,113 @@
+"""The exporter's memory of what it has seen: the latest result per target and the recent state changes.
+
+Probe workers and sessions write here; the metrics collector, the landing page and the logs read from here.
+Deciding "did the state change?" happens once, in `StatusBoard.record`.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+
+from .config import Target
+from .probe.result import ProbeResult, Reason
+
+HISTORY_SIZE = 100
+
+
+class State(StrEnum):
+    UNKNOWN = "unknown"
+    UP = "up"
+    DOWN = "down"
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    """A target's state change, or a new failure reason while it stays down."""
+
+    at: float
+    target: str
+    previous: State
+    current: State
+    reason: Reason | None
+    detail: str
+
+
+@dataclass(slots=True)
+class TargetStatus:
+    target: Target
+    last: ProbeResult | None = None
+    last_failure: ProbeResult | None = None
+    last_success_at: float | None = None
+    state_since: float | None = None
+    session_connected: bool | None = None
+
+    @property
+    def state(self) -> State:
+        if self.last is None:
+            return State.UNKNOWN
+        return State.UP if self.last.ok else State.DOWN
+
+
+class StatusBoard:
+    def __init__(self, targets: Iterable[Target] = ()) -> None:
+        self._targets: dict[str, TargetStatus] = {}
+        self.history: deque[Transition] = deque(maxlen=HISTORY_SIZE)
+        for target in targets:
+            self.add_target(target)
+
+    def add_target(self, target: Target) -> None:
+        existing = self._targets.get(target.name)
+        if existing is not None:
+            existing.target = target  # a reload changed its settings; what was seen still holds
+        else:
+            self._targets[target.name] = TargetStatus(target=target)
+
+    def remove_target(self, name: str) -> None:
+        self._targets.pop(name, None)
+
+    def targets(self) -> list[TargetStatus]:
+        return list(self._targets.values())
+
+    def get(self, name: str) -> TargetStatus | None:
+        return self._targets.get(name)
+
+    @property
+    def ready(self) -> bool:
+        """Every target has been probed at least once."""
+        return all(status.last is not None for status in self._targets.values())
+
+    def record(self, result: ProbeResult) -> Transition | None:
+        """Store a probe result; return the transition it causes, if any."""
+        status = self._targets.get(result.target)
+        if status is None:
+            return None  # the target was removed while its probe ran
+        previous_state = status.state
+        previous_reason = status.last.reason if status.last is not None else None
+        status.last = result
+        if result.ok:
+            status.last_success_at = result.started_at
+        else:
+            status.last_failure = result
+        current_state = status.state
+        if current_state is previous_state and result.reason is previous_reason:
+            return None
+        if current_state is not previous_state:
+            status.state_since = result.started_at
+        transition = Transition(
+            at=result.started_at,
+            target=result.target,
+            previous=previous_state,
+            current=current_state,
+            reason=result.reason,
+            detail=result.detail,
+        )
+        self.history.append(transition)
+        return transition
+
+    def set_session_connected(self, name: str, connected: bool | None) -> None:
+        status = self._targets.get(name)
+        if status is not None:
+            status.session_connected = connected
