@@ -29,6 +29,7 @@ class Exporter:
         self.metrics = ExporterMetrics(self.board)
         self.bound_addresses: list[tuple[str, int]] = []
         self._stopping = asyncio.Event()
+        self.listening = asyncio.Event()  # set once the HTTP server accepts connections
 
     @property
     def active_targets(self) -> tuple[Target, ...]:
@@ -65,6 +66,7 @@ class Exporter:
         self.bound_addresses = [sock.getsockname()[:2] for sock in sockets if sock.family in _INET]
         for address in self.bound_addresses:
             log.info("listening", extra={"address": _format_address(address)})
+        self.listening.set()
         if not self.config.probing_enabled:
             log.info("probing disabled (NATS_ENABLED=false); serving metrics only")
         try:

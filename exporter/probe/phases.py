@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 
 import nats.errors
 from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
 
 from ..config import Target
 from ..nats_url import NatsUrl, redact_text
@@ -40,6 +42,7 @@ class _Trace:
     server: ServerInfo | None = None
     server_url: str = ""
     seen: list[BaseException] = field(default_factory=list)
+    error_reported: asyncio.Event = field(default_factory=asyncio.Event)
 
     def begin(self, phase: Phase) -> float:
         self.phase = phase
@@ -65,21 +68,18 @@ async def run_probe(
             await _run_phases(target, client, trace, context if context is not None else ssl_context(target))
     except TimeoutError as exc:
         reason = classify(exc, trace.phase, trace.seen)
-        detail = f"no answer within {deadline:g}s during {trace.phase}"
-        if reason is not Reason.TIMEOUT:
-            detail += f" ({_last_seen(trace)})"
+        detail = _with_cause(f"no answer within {deadline:g}s during {trace.phase}", trace)
     except _PROBE_ERRORS as exc:
         reason = classify(exc, trace.phase, trace.seen)
-        detail = f"{trace.phase} failed: {describe(exc)}"
-        if isinstance(exc, nats.errors.NoServersError) and trace.seen:
-            detail = f"{trace.phase} failed: {_last_seen(trace)}"
+        if isinstance(exc, nats.errors.NoServersError):
+            detail = _with_cause(f"{trace.phase} failed", trace)
+        else:
+            detail = _with_cause(f"{trace.phase} failed: {describe(exc)}", trace)
     except Exception as exc:  # a bug of ours must cost one probe, not the worker
         log.exception("probe crashed", extra={"target": target.name})
         reason, detail = Reason.INTERNAL_ERROR, f"{trace.phase}: internal error {type(exc).__name__}"
     finally:
         await close_quietly(client, CLOSE_TIMEOUT)
-    if reason is Reason.PUBSUB_ERROR and trace.seen:
-        detail = f"{detail}; server said: {_last_seen(trace)}"
     return ProbeResult(
         target=target.name,
         started_at=started_at,
@@ -99,6 +99,7 @@ async def _run_phases(target: Target, client: Client, trace: _Trace, context: ss
 
     async def error_cb(exc: Exception) -> None:
         trace.seen.append(exc)
+        trace.error_reported.set()
 
     started = trace.begin(Phase.CONNECT)
     options = connect_options(target, (server,), error_cb=error_cb, name="nats-connectivity-probe", context=context)
@@ -154,9 +155,10 @@ async def _pubsub(target: Target, client: Client, trace: _Trace) -> None:
     subscription = await client.subscribe(subject, max_msgs=1)
     try:
         await client.flush(timeout=max(1, round(target.timeout)))
+        trace.error_reported.clear()
         started = time.perf_counter()
         await client.publish(subject, payload)
-        message = await subscription.next_msg(timeout=target.timeout)
+        message = await _next_message_or_error(subscription, trace, target.timeout)
         if message.data != payload:
             raise nats.errors.Error(f"message came back altered ({len(message.data)} bytes)")
         trace.end(Phase.PUBSUB, started)
@@ -165,5 +167,26 @@ async def _pubsub(target: Target, client: Client, trace: _Trace) -> None:
             await subscription.unsubscribe()
 
 
-def _last_seen(trace: _Trace) -> str:
-    return describe(trace.seen[-1]) if trace.seen else "no error reported"
+async def _next_message_or_error(subscription: Subscription, trace: _Trace, timeout: float) -> Msg:
+    """The echoed message, or fail as soon as the server reports an error (a denied publish is never echoed)."""
+    receiving = asyncio.ensure_future(subscription.next_msg(timeout=timeout))
+    erroring = asyncio.ensure_future(trace.error_reported.wait())
+    try:
+        await asyncio.wait({receiving, erroring}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (receiving, erroring):
+            task.cancel()
+        await asyncio.gather(receiving, erroring, return_exceptions=True)
+    if receiving.done() and not receiving.cancelled():
+        return receiving.result()  # the message, or next_msg's own timeout
+    if erroring.done() and not erroring.cancelled() and trace.seen:
+        raise nats.errors.Error(describe(trace.seen[-1]))
+    raise nats.errors.TimeoutError
+
+
+def _with_cause(text: str, trace: _Trace) -> str:
+    """Add what nats-py reported through error_cb (the only place it reports the real cause), once."""
+    if not trace.seen:
+        return text
+    cause = describe(trace.seen[-1])
+    return text if cause in text else f"{text}: {cause}"

@@ -46,7 +46,9 @@ class Session:
 
     async def run(self, stopping: asyncio.Event) -> None:
         """Connect (retrying with backoff), then heartbeat every interval until `stopping` is set."""
-        client = await self._connect_until_up()
+        client = await self._connect_until_up(stopping)
+        if client is None:
+            return
         try:
             await client.subscribe(self._subject, cb=self._on_heartbeat)
             while not await wait_or_stop(stopping, self.target.interval):
@@ -56,7 +58,8 @@ class Session:
             self._board.set_session_connected(self.target.name, None)
             await close_quietly(client, CLOSE_TIMEOUT)
 
-    async def _connect_until_up(self) -> Client:
+    async def _connect_until_up(self, stopping: asyncio.Event) -> Client | None:
+        """The connected client, or None if `stopping` was set before the first connect succeeded."""
         attempt = 0
         context = ssl_context(self.target)
         while True:
@@ -92,7 +95,8 @@ class Session:
                         },
                     )
                 self._board.set_session_connected(self.target.name, False)
-                await asyncio.sleep(_backoff(attempt))
+                if await wait_or_stop(stopping, _backoff(attempt)):
+                    return None
                 continue
             except BaseException:
                 await close_quietly(client, CLOSE_TIMEOUT)
