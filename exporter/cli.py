@@ -42,7 +42,14 @@ def build_parser() -> argparse.ArgumentParser:
         dest="outage_every",
         default="30s",
         metavar="DURATION",
-        help="stop and restart the embedded server this often (default 30s)",
+        help="stop the embedded server this often (default 30s)",
+    )
+    demo.add_argument(
+        "--demo.outage-for",
+        dest="outage_for",
+        default="8s",
+        metavar="DURATION",
+        help="how long each outage lasts (default 8s)",
     )
     return parser
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import sys
 from collections.abc import Mapping
 
 from .app import Exporter
@@ -20,23 +21,24 @@ from .logs import configure
 
 log = logging.getLogger(__name__)
 
-OUTAGE_SECONDS = 8.0
-
 
 def run_demo(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     try:
         find_nats_server()
-        outage_every = parse_duration(args.outage_every)
     except NatsServerNotFound as exc:
-        print(f"{PROG}: {exc}", flush=True)
+        print(f"{PROG}: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except ValueError:
-        print(f"{PROG}: invalid configuration: --demo.outage-every={args.outage_every!r}: expected a duration")
-        return EXIT_USAGE
-    return asyncio.run(_demo(args, environ, outage_every))
+    outage: list[float] = []
+    for flag, text in (("--demo.outage-every", args.outage_every), ("--demo.outage-for", args.outage_for)):
+        try:
+            outage.append(parse_duration(text))
+        except ValueError:
+            print(f"{PROG}: invalid configuration: {flag}={text!r}: expected a duration such as 30s", file=sys.stderr)
+            return EXIT_USAGE
+    return asyncio.run(_demo(args, environ, every=outage[0], duration=outage[1]))
 
 
-async def _demo(args: argparse.Namespace, environ: Mapping[str, str], outage_every: float) -> int:
+async def _demo(args: argparse.Namespace, environ: Mapping[str, str], *, every: float, duration: float) -> int:
     server = NatsServer()
     args.nats_url = [f"demo={server.url}"]
     args.probe_interval = args.probe_interval or "2s"
@@ -44,13 +46,13 @@ async def _demo(args: argparse.Namespace, environ: Mapping[str, str], outage_eve
     try:
         config = load_config(args, {key: value for key, value in environ.items() if key != "NATS_URL"})
     except ConfigError as exc:
-        print(f"{PROG}: {exc}")
+        print(f"{PROG}: {exc}", file=sys.stderr)
         return EXIT_USAGE
     configure(config.log_level, config.log_format)
     await server.start()
     exporter = Exporter(config)
-    chaos = asyncio.create_task(_outages(server, outage_every))
-    greeting = asyncio.create_task(_greet(exporter, server))
+    chaos = asyncio.create_task(_outages(server, every, duration))
+    greeting = asyncio.create_task(_greet(exporter, server, duration))
     try:
         await run_until_signalled(exporter)
     finally:
@@ -61,23 +63,23 @@ async def _demo(args: argparse.Namespace, environ: Mapping[str, str], outage_eve
     return 0
 
 
-async def _greet(exporter: Exporter, server: NatsServer) -> None:
+async def _greet(exporter: Exporter, server: NatsServer, outage: float) -> None:
     await exporter.listening.wait()
     for host, port in exporter.bound_addresses:
         base = f"http://{host}:{port}"
         print(
-            f"\n  Probing:     {server.url} (stopped for {OUTAGE_SECONDS:g}s every cycle)"
+            f"\n  Probing:     {server.url} (stopped for {outage:g}s every cycle)"
             f"\n  Status page: {base}/\n  Metrics:     {base}/metrics\n  Stop:        Ctrl-C\n",
             flush=True,
         )
 
 
-async def _outages(server: NatsServer, every: float) -> None:
-    """Stop the server every `every` seconds for a few seconds, so a failure and a recovery show."""
+async def _outages(server: NatsServer, every: float, duration: float) -> None:
+    """Stop the server every `every` seconds for `duration`, so a failure and a recovery show."""
     while True:
         await asyncio.sleep(every)
-        log.info("demo: stopping nats-server to show an outage", extra={"seconds": OUTAGE_SECONDS})
+        log.info("demo: stopping nats-server to show an outage", extra={"seconds": duration})
         await server.stop()
-        await asyncio.sleep(OUTAGE_SECONDS)
+        await asyncio.sleep(duration)
         log.info("demo: starting nats-server again")
         await server.start()
