@@ -9,6 +9,7 @@ import socket
 from aiohttp import web
 
 from .config import Config, Target
+from .exposition import Exposition
 from .metrics import ExporterMetrics
 from .probe.result import ProbeResult
 from .probe.scheduler import probe_forever
@@ -27,6 +28,8 @@ class Exporter:
         self.config = config
         self.board = StatusBoard()
         self.metrics = ExporterMetrics(self.board)
+        self.exposition = Exposition(self.metrics, self.board)
+        self.board.on_change = self.metrics.on_change = self.exposition.changed
         self.bound_addresses: list[tuple[str, int]] = []
         self._stopping = asyncio.Event()
         self.listening = asyncio.Event()  # set once the HTTP server accepts connections
@@ -37,7 +40,10 @@ class Exporter:
 
     def record(self, result: ProbeResult) -> None:
         """The one place a probe result enters the exporter: board, metrics, and a log line if the state changed."""
-        self.metrics.record_probe(result)
+        target_metrics = self.metrics.targets.get(result.target)
+        if target_metrics is None:
+            return  # the target was removed while its probe ran
+        target_metrics.record_probe(result)
         transition = self.board.record(result)
         if transition is None:
             return
@@ -81,10 +87,10 @@ class Exporter:
 
     def _start_target(self, supervisor: Supervisor, target: Target) -> None:
         self.board.add_target(target)
-        self.metrics.add_target(target.name)
+        target_metrics = self.metrics.add_target(target.name)
         supervisor.start(f"probe:{target.name}", lambda: probe_forever(target, self.record, self._stopping))
         if target.session:
-            session = Session(target, self.metrics, self.board)
+            session = Session(target, target_metrics, self.board)
             supervisor.start(f"session:{target.name}", lambda: session.run(self._stopping))
 
 

@@ -1,16 +1,16 @@
 """Every metric family the exporter exposes, declared once: names, help, labels and buckets.
 
-Two kinds live here. Families that accumulate (counters, histograms) are prometheus_client objects updated as
-events happen. Families that describe "the latest result" are built at scrape time from the status board by
-`LatestResultsCollector`, so a removed target's series vanish with it and no stale label set is ever left behind.
-Nothing else in the package creates metrics.
+Each target's series live in a registry of their own (`TargetMetrics`): the families that accumulate
+(counters, histograms) as prometheus_client objects, and the "latest result" gauges built from the status board
+by `LatestResultsCollector`. A target's block is rendered when it changes, not at every scrape (see
+`exposition.py`), and a removed target's series go with its registry: no stale label set is ever left behind.
+Process-wide families live in `ExporterMetrics.registry`. Nothing else in the package creates metrics.
 """
 
 from __future__ import annotations
 
-import contextlib
 import platform
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from importlib import metadata
 from typing import TYPE_CHECKING
@@ -27,10 +27,10 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from .probe.result import Phase, ProbeResult, Reason
+from .probe.result import ProbeResult, Reason
 
 if TYPE_CHECKING:
-    from .status import StatusBoard
+    from .status import StatusBoard, TargetStatus
 
 PREFIX = "nats_connectivity_"
 LATENCY_BUCKETS = (
@@ -94,7 +94,6 @@ SERVER_INFO = GaugeSpec(
 SESSION_CONNECTED = GaugeSpec(
     "session_connected", "1 while the target's long-lived session connection is connected.", ("target",)
 )
-READY = GaugeSpec("ready", "1 once every target has been probed at least once.", ())
 LATEST_RESULT_SPECS = (
     PROBE_SUCCESS,
     PROBE_PHASE_SECONDS,
@@ -107,57 +106,99 @@ LATEST_RESULT_SPECS = (
 )
 
 
-class ExporterMetrics:
-    """The registry of one exporter instance and the families that accumulate."""
+class TargetMetrics:
+    """One target's series, in a registry of its own; `version` counts changes so renders can be cached."""
 
-    def __init__(self, board: StatusBoard, *, process_metrics: bool = True) -> None:
+    def __init__(self, name: str, board: StatusBoard, on_change: Callable[[str], None] | None = None) -> None:
+        self.name = name
+        self.version = 0
+        self._on_change = on_change
         self.registry = CollectorRegistry(auto_describe=True)
-        if process_metrics:
-            for collector in (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):
-                self.registry.register(collector)
-        self.registry.register(LatestResultsCollector(board))
+        self.registry.register(LatestResultsCollector(board, name))
         registry = self.registry
-
-        self.build_info = Gauge(
-            PREFIX + "build_info",
-            "Versions of the exporter and its NATS client; always 1.",
-            ["version", "python_version", "nats_py_version"],
+        self._probes = Counter(
+            PREFIX + "probes",
+            "Probes run, by result: success or the failure reason.",
+            ["target", "result"],
             registry=registry,
         )
-        self.build_info.labels(
-            _version("nats-connectivity-exporter"), platform.python_version(), _version("nats-py")
-        ).set(1)
-        self.probe_latency = Histogram(
+        self._latency = Histogram(
             PREFIX + "probe_latency_seconds",
             "Distribution of probe phase times.",
             ["target", "phase"],
             buckets=LATENCY_BUCKETS,
             registry=registry,
         )
-        self.probes = Counter(
-            PREFIX + "probes",
-            "Probes run, by result: success or the failure reason.",
-            ["target", "result"],
-            registry=registry,
-        )
-        self.session_disconnects = Counter(
+        self._disconnects = Counter(
             PREFIX + "session_disconnects",
             "Times the target's session connection was lost.",
             ["target"],
             registry=registry,
-        )
-        self.session_reconnects = Counter(
+        ).labels(name)
+        self._reconnects = Counter(
             PREFIX + "session_reconnects",
             "Times the target's session connection was re-established after a loss.",
             ["target"],
             registry=registry,
-        )
-        self.publish = Counter(
+        ).labels(name)
+        self._publish = Counter(
             PREFIX + "publish",
             "Heartbeat publishes on the session connection, by whether the message came back.",
             ["target", "result"],
             registry=registry,
         )
+        # Every result exists from the start at 0, so rate() and alerts work from the first failure on.
+        for result in PROBE_RESULTS:
+            self._probes.labels(name, result)
+        for result in PUBLISH_RESULTS:
+            self._publish.labels(name, result)
+
+    def record_probe(self, result: ProbeResult) -> None:
+        self._probes.labels(self.name, result.reason.value if result.reason else "success").inc()
+        for phase, seconds in result.phases.items():
+            self._latency.labels(self.name, phase.value).observe(seconds)
+        self._changed()
+
+    def session_disconnected(self) -> None:
+        self._disconnects.inc()
+        self._changed()
+
+    def session_reconnected(self) -> None:
+        self._reconnects.inc()
+        self._changed()
+
+    def heartbeat(self, *, echoed: bool) -> None:
+        self._publish.labels(self.name, "success" if echoed else "failure").inc()
+        self._changed()
+
+    def _changed(self) -> None:
+        self.version += 1
+        if self._on_change is not None:
+            self._on_change(self.name)
+
+
+class ExporterMetrics:
+    """Process-wide families, and the per-target registries by target name."""
+
+    def __init__(
+        self, board: StatusBoard, *, process_metrics: bool = True, on_change: Callable[[str], None] | None = None
+    ) -> None:
+        self._board = board
+        self.on_change = on_change  # told the target's name after each change (the exposition pre-renders it)
+        self.targets: dict[str, TargetMetrics] = {}
+        self.registry = CollectorRegistry(auto_describe=True)
+        if process_metrics:
+            for collector in (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):
+                self.registry.register(collector)
+        self.registry.register(ReadinessCollector(board))
+        registry = self.registry
+        build_info = Gauge(
+            PREFIX + "build_info",
+            "Versions of the exporter and its NATS client; always 1.",
+            ["version", "python_version", "nats_py_version"],
+            registry=registry,
+        )
+        build_info.labels(_version("nats-connectivity-exporter"), platform.python_version(), _version("nats-py")).set(1)
         self.kubernetes_errors = Counter(
             PREFIX + "kubernetes_errors",
             "Errors from the Kubernetes API, by operation and HTTP status code.",
@@ -165,72 +206,73 @@ class ExporterMetrics:
             registry=registry,
         )
 
-    def add_target(self, target: str) -> None:
-        """Create a target's counters at zero, so rate() works from its first failure on."""
-        for result in PROBE_RESULTS:
-            self.probes.labels(target, result)
-        for result in PUBLISH_RESULTS:
-            self.publish.labels(target, result)
-        self.session_disconnects.labels(target)
-        self.session_reconnects.labels(target)
+    def add_target(self, name: str) -> TargetMetrics:
+        if name not in self.targets:
+            self.targets[name] = TargetMetrics(name, self._board, self.on_change)
+        return self.targets[name]
 
-    def remove_target(self, target: str) -> None:
+    def remove_target(self, name: str) -> None:
         """Drop every series of a target that is no longer configured."""
-        for result in PROBE_RESULTS:
-            _remove(self.probes, target, result)
-        for result in PUBLISH_RESULTS:
-            _remove(self.publish, target, result)
-        for phase in Phase:
-            _remove(self.probe_latency, target, phase.value)
-        _remove(self.session_disconnects, target)
-        _remove(self.session_reconnects, target)
+        self.targets.pop(name, None)
 
-    def record_probe(self, result: ProbeResult) -> None:
-        self.probes.labels(result.target, result.reason.value if result.reason else "success").inc()
-        for phase, seconds in result.phases.items():
-            self.probe_latency.labels(result.target, phase.value).observe(seconds)
+    def target(self, name: str) -> TargetMetrics:
+        return self.targets[name]
 
 
 class LatestResultsCollector(Collector):
-    """Builds the "last probe" gauges from the status board at each scrape."""
+    """Builds one target's "last probe" gauges from the status board when its registry is collected."""
 
+    def __init__(self, board: StatusBoard, name: str) -> None:
+        self._board = board
+        self._name = name
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        families = {spec: spec.family() for spec in LATEST_RESULT_SPECS}
+        status = self._board.get(self._name)
+        if status is not None:
+            _add_latest(families, status)
+        yield from families.values()
+
+    def describe(self) -> Iterable[GaugeMetricFamily]:
+        # Names only, so the registry can detect collisions without running a collection.
+        return [spec.family() for spec in LATEST_RESULT_SPECS]
+
+
+def _add_latest(families: dict[GaugeSpec, GaugeMetricFamily], status: TargetStatus) -> None:
+    name = status.target.name
+    kinds = sorted({server.host_kind.value for server in status.target.servers})
+    families[TARGET_INFO].add_metric([name, status.target.redacted_url, ",".join(kinds)], 1)
+    if status.session_connected is not None:
+        families[SESSION_CONNECTED].add_metric([name], 1 if status.session_connected else 0)
+    if status.last_success_at is not None:
+        families[PROBE_LAST_SUCCESS].add_metric([name], status.last_success_at)
+    result = status.last
+    if result is None:
+        return
+    families[PROBE_SUCCESS].add_metric([name], 1 if result.ok else 0)
+    families[PROBE_DURATION_SECONDS].add_metric([name], result.duration)
+    families[DNS_ADDRESSES].add_metric([name], len(result.addresses))
+    for phase, seconds in result.phases.items():
+        families[PROBE_PHASE_SECONDS].add_metric([name, phase.value], seconds)
+    if result.server is not None:
+        server = result.server
+        families[SERVER_INFO].add_metric([name, server.server_name, server.version, server.cluster], 1)
+
+
+READY = GaugeSpec("ready", "1 once every target has been probed at least once.", ())
+
+
+class ReadinessCollector(Collector):
     def __init__(self, board: StatusBoard) -> None:
         self._board = board
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        families = {spec: spec.family() for spec in LATEST_RESULT_SPECS}
-        for status in self._board.targets():
-            name = status.target.name
-            kinds = sorted({server.host_kind.value for server in status.target.servers})
-            families[TARGET_INFO].add_metric([name, status.target.redacted_url, ",".join(kinds)], 1)
-            if status.session_connected is not None:
-                families[SESSION_CONNECTED].add_metric([name], 1 if status.session_connected else 0)
-            if status.last_success_at is not None:
-                families[PROBE_LAST_SUCCESS].add_metric([name], status.last_success_at)
-            result = status.last
-            if result is None:
-                continue
-            families[PROBE_SUCCESS].add_metric([name], 1 if result.ok else 0)
-            families[PROBE_DURATION_SECONDS].add_metric([name], result.duration)
-            families[DNS_ADDRESSES].add_metric([name], len(result.addresses))
-            for phase, seconds in result.phases.items():
-                families[PROBE_PHASE_SECONDS].add_metric([name, phase.value], seconds)
-            if result.server is not None:
-                server = result.server
-                families[SERVER_INFO].add_metric([name, server.server_name, server.version, server.cluster], 1)
         ready = READY.family()
         ready.add_metric([], 1 if self._board.ready else 0)
-        yield from families.values()
         yield ready
 
     def describe(self) -> Iterable[GaugeMetricFamily]:
-        # Names only, so the registry can detect collisions without running a collection.
-        return [spec.family() for spec in (*LATEST_RESULT_SPECS, READY)]
-
-
-def _remove(metric: Counter | Histogram, *labels: str) -> None:
-    with contextlib.suppress(KeyError):  # never created: nothing to remove
-        metric.remove(*labels)
+        return [READY.family()]
 
 
 def _version(distribution: str) -> str:

@@ -7,7 +7,7 @@ Deciding "did the state change?" happens once, in `StatusBoard.record`.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -43,6 +43,7 @@ class TargetStatus:
     last_success_at: float | None = None
     state_since: float | None = None
     session_connected: bool | None = None
+    version: int = 0  # bumped on every change, so views can cache what they render
 
     @property
     def state(self) -> State:
@@ -52,9 +53,10 @@ class TargetStatus:
 
 
 class StatusBoard:
-    def __init__(self, targets: Iterable[Target] = ()) -> None:
+    def __init__(self, targets: Iterable[Target] = (), on_change: Callable[[str], None] | None = None) -> None:
         self._targets: dict[str, TargetStatus] = {}
         self.history: deque[Transition] = deque(maxlen=HISTORY_SIZE)
+        self.on_change = on_change  # told the target's name after each change (the metrics pre-render it)
         for target in targets:
             self.add_target(target)
 
@@ -62,6 +64,7 @@ class StatusBoard:
         existing = self._targets.get(target.name)
         if existing is not None:
             existing.target = target  # a reload changed its settings; what was seen still holds
+            self._changed(existing)
         else:
             self._targets[target.name] = TargetStatus(target=target)
 
@@ -87,6 +90,7 @@ class StatusBoard:
         previous_state = status.state
         previous_reason = status.last.reason if status.last is not None else None
         status.last = result
+        self._changed(status)
         if result.ok:
             status.last_success_at = result.started_at
         else:
@@ -109,5 +113,11 @@ class StatusBoard:
 
     def set_session_connected(self, name: str, connected: bool | None) -> None:
         status = self._targets.get(name)
-        if status is not None:
+        if status is not None and status.session_connected is not connected:
             status.session_connected = connected
+            self._changed(status)
+
+    def _changed(self, status: TargetStatus) -> None:
+        status.version += 1
+        if self.on_change is not None:
+            self.on_change(status.target.name)

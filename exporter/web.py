@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import gzip
 from typing import TYPE_CHECKING
 
 from aiohttp import web
-from prometheus_client.aiohttp import make_aiohttp_handler
 
 from . import __version__
 from .page import render
@@ -16,7 +16,15 @@ if TYPE_CHECKING:
 
 def make_app(exporter: Exporter) -> web.Application:
     app = web.Application()
-    metrics_handler = make_aiohttp_handler(exporter.metrics.registry)
+
+    async def metrics(request: web.Request) -> web.Response:
+        body, content_type = exporter.exposition.render(request.headers.get("Accept", ""))
+        headers = {"Content-Type": content_type, "Vary": "Accept, Accept-Encoding"}
+        if "gzip" in request.headers.get("Accept-Encoding", ""):
+            # Level 1: a 1 MiB exposition shrinks ~10x in ~3 ms; the default level costs 3x the time for ~10% less.
+            body = gzip.compress(body, compresslevel=1, mtime=0)
+            headers["Content-Encoding"] = "gzip"
+        return web.Response(body=body, headers=headers)
 
     async def landing_page(request: web.Request) -> web.Response:
         return web.Response(text=render(exporter.board, version=__version__), content_type="text/html")
@@ -30,7 +38,7 @@ def make_app(exporter: Exporter) -> web.Application:
         return web.Response(status=503, text="Not ready: waiting for the first probe of every target\n")
 
     app.router.add_get("/", landing_page)
-    app.router.add_get("/metrics", metrics_handler)
+    app.router.add_get("/metrics", metrics)
     app.router.add_get("/-/healthy", healthy)
     app.router.add_get("/-/ready", ready)
     return app

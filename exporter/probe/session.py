@@ -18,7 +18,7 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 
 from ..config import Target
-from ..metrics import ExporterMetrics
+from ..metrics import TargetMetrics
 from ..nats_url import redact_text
 from ..status import StatusBoard
 from ..supervisor import wait_or_stop
@@ -34,7 +34,7 @@ CLOSE_TIMEOUT = 2.0
 
 
 class Session:
-    def __init__(self, target: Target, metrics: ExporterMetrics, board: StatusBoard) -> None:
+    def __init__(self, target: Target, metrics: TargetMetrics, board: StatusBoard) -> None:
         self.target = target
         self._metrics = metrics
         self._board = board
@@ -115,9 +115,9 @@ class Session:
                 await client.publish(self._subject, token)
                 await arrived
         except (TimeoutError, nats.errors.Error, OSError):
-            self._metrics.publish.labels(self.target.name, "failure").inc()
+            self._metrics.heartbeat(echoed=False)
         else:
-            self._metrics.publish.labels(self.target.name, "success").inc()
+            self._metrics.heartbeat(echoed=True)
         finally:
             self._waiting.pop(token, None)
 
@@ -130,7 +130,7 @@ class Session:
     async def _on_disconnected(self) -> None:
         if self._closing:
             return
-        self._metrics.session_disconnects.labels(self.target.name).inc()
+        self._metrics.session_disconnected()
         self._board.set_session_connected(self.target.name, False)
         log.warning(
             "session disconnected",
@@ -138,7 +138,7 @@ class Session:
         )
 
     async def _on_reconnected(self) -> None:
-        self._metrics.session_reconnects.labels(self.target.name).inc()
+        self._metrics.session_reconnected()
         self._board.set_session_connected(self.target.name, True)
         log.info("session reconnected", extra={"target": self.target.name})
 
