@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-DEBIAN_PACKAGES := prometheus prometheus-alertmanager curl
+DEBIAN_PACKAGES := prometheus prometheus-alertmanager curl chromium
 ARGS ?=
 
 .PHONY: run demo test lint typecheck pytest bench system-deps clean

@@ -5,11 +5,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+import time
+from collections.abc import Callable
 
 from aiohttp import web
 
-from .config import Config, Target
+from .config import Config, ConfigError, Target
 from .exposition import Exposition
+from .logs import configure_level
 from .metrics import ExporterMetrics
 from .probe.result import ProbeResult
 from .probe.scheduler import probe_forever
@@ -17,6 +20,7 @@ from .probe.session import Session
 from .status import State, StatusBoard
 from .supervisor import Supervisor
 from .web import make_app
+from .webconfig import WebConfig, WebSecurity, load_web_config
 
 log = logging.getLogger(__name__)
 
@@ -24,8 +28,18 @@ SHUTDOWN_GRACE = 3.0  # seconds for in-flight probes to finish after SIGTERM; th
 
 
 class Exporter:
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, *, reload_source: Callable[[], Config] | None = None) -> None:
+        """`reload_source` re-reads the configuration (SIGHUP, POST /-/reload); it raises ConfigError if invalid.
+
+        Raises ConfigError when the web config file (TLS, basic auth) is invalid.
+        """
         self.config = config
+        self._reload_source = reload_source
+        self._reload_lock = asyncio.Lock()
+        self._supervisor: Supervisor | None = None
+        self.web_security = WebSecurity(
+            config.web_config_file, load_web_config(config.web_config_file) if config.web_config_file else WebConfig()
+        )
         self.board = StatusBoard()
         self.metrics = ExporterMetrics(self.board)
         self.exposition = Exposition(self.metrics, self.board)
@@ -62,10 +76,16 @@ class Exporter:
 
     async def run(self) -> None:
         """Serve until `stop()`; then drain the workers and close every connection."""
-        runner = web.AppRunner(make_app(self), access_log=None, handler_cancellation=True)
+        # keepalive_timeout closes idle connections and, since aiohttp arms it when a connection opens and only
+        # a complete request disarms it, connections that trickle their headers too (slowloris).
+        runner = web.AppRunner(
+            make_app(self), access_log=None, handler_cancellation=True, keepalive_timeout=self.config.idle_timeout
+        )
         await runner.setup()
         host, port = self.config.listen_host_port
-        site = web.TCPSite(runner, host, port, reuse_address=True)
+        site = web.TCPSite(
+            runner, host, port, reuse_address=True, ssl_context=self.web_security.listening_context, backlog=512
+        )
         await site.start()
         server = site._server
         sockets = getattr(server, "sockets", None) or []
@@ -77,13 +97,57 @@ class Exporter:
             log.info("probing disabled (NATS_ENABLED=false); serving metrics only")
         try:
             async with Supervisor() as supervisor:
+                self._supervisor = supervisor
+                if self.web_security.path:
+                    supervisor.start("web-config", self.web_security.watch)
                 for target in self.active_targets:
                     self._start_target(supervisor, target)
                 await self._stopping.wait()
                 log.info("shutting down")
                 await supervisor.close(grace=SHUTDOWN_GRACE)
         finally:
+            self._supervisor = None
             await runner.cleanup()
+
+    async def reload(self) -> tuple[bool, str]:
+        """Re-read the configuration; apply it whole, or keep the running one untouched if it is invalid."""
+        async with self._reload_lock:
+            if self._reload_source is None:
+                return False, "reload is not available: the exporter was started without a configuration source"
+            try:
+                config = self._reload_source()
+            except ConfigError as exc:
+                self.metrics.reload_state.successful = False
+                log.error("configuration reload failed; keeping the running configuration", extra={"error": str(exc)})
+                return False, f"reload failed, running configuration kept: {exc}"
+            for setting in ("listen_address", "web_config_file", "idle_timeout"):
+                if getattr(config, setting) != getattr(self.config, setting):
+                    log.warning("a changed setting needs a restart to apply", extra={"setting": setting})
+            previous = {target.name: target for target in self.active_targets}
+            self.config = config
+            await self._apply_targets(previous)
+            self.metrics.reload_state.successful = True
+            self.metrics.reload_state.last_success_at = time.time()
+            configure_level(config.log_level)
+            names = ",".join(target.name for target in self.active_targets)
+            log.info("configuration reloaded", extra={"targets": names})
+            return True, f"configuration reloaded; targets: {names or 'none'}"
+
+    async def _apply_targets(self, previous: dict[str, Target]) -> None:
+        supervisor = self._supervisor
+        if supervisor is None:
+            return
+        wanted = {target.name: target for target in self.active_targets}
+        for name, old in previous.items():
+            if wanted.get(name) != old:
+                await supervisor.stop(f"probe:{name}")
+                await supervisor.stop(f"session:{name}")
+                if name not in wanted:
+                    self.board.remove_target(name)
+                    self.metrics.remove_target(name)
+        for name, target in wanted.items():
+            if previous.get(name) != target:
+                self._start_target(supervisor, target)
 
     def _start_target(self, supervisor: Supervisor, target: Target) -> None:
         self.board.add_target(target)

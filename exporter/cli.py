@@ -67,26 +67,47 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     return _with_config(args, env, serve)
 
 
-def _with_config(args: argparse.Namespace, environ: Mapping[str, str], command: Callable[[Config], int]) -> int:
+def _with_config(
+    args: argparse.Namespace, environ: Mapping[str, str], command: Callable[[Config, Callable[[], Config]], int]
+) -> int:
+    def reload_source() -> Config:
+        return load_config(args, environ)
+
     try:
-        config = load_config(args, environ)
+        config = reload_source()
     except ConfigError as exc:
         print(f"{PROG}: {exc}", file=sys.stderr)
         return EXIT_USAGE
     configure(config.log_level, config.log_format)
-    return command(config)
+    return command(config, reload_source)
 
 
-def serve(config: Config) -> int:
-    asyncio.run(run_until_signalled(Exporter(config)))
+def serve(config: Config, reload_source: Callable[[], Config]) -> int:
+    async def main() -> None:
+        # The Exporter is made inside the loop; an invalid web config file is a usage error like any other.
+        await run_until_signalled(Exporter(config, reload_source=reload_source))
+
+    try:
+        asyncio.run(main())
+    except ConfigError as exc:
+        print(f"{PROG}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     return 0
 
 
 async def run_until_signalled(exporter: Exporter) -> None:
-    """Run the exporter until SIGTERM or SIGINT, then let it drain."""
+    """Run the exporter until SIGTERM or SIGINT, then let it drain; SIGHUP reloads the configuration."""
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, exporter.stop)
+    reloads: set[asyncio.Task[tuple[bool, str]]] = set()
+
+    def reload() -> None:
+        task = loop.create_task(exporter.reload())
+        reloads.add(task)  # keep a reference until it is done
+        task.add_done_callback(reloads.discard)
+
+    loop.add_signal_handler(signal.SIGHUP, reload)
     log.info(
         "starting",
         extra={"version": __version__, "targets": ",".join(t.name for t in exporter.active_targets)},

@@ -25,6 +25,7 @@ DEFAULT_LISTEN_ADDRESS = ":10025"
 DEFAULT_INTERVAL = 15.0
 DEFAULT_TIMEOUT = 5.0
 DEFAULT_TARGET_NAME = "default"
+DEFAULT_IDLE_TIMEOUT = 30.0  # idle keep-alive and slow-header HTTP connections are closed after this
 LOG_LEVELS = ("debug", "info", "warning", "error")
 LOG_FORMATS = ("text", "json")
 _TARGET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
@@ -127,6 +128,8 @@ class Config:
     log_format: str = "text"
     kubeconfig: str | None = None
     config_file: str | None = None
+    probe_allowed_hosts: tuple[str, ...] = ()  # /probe may reach these (glob on host or host:port) besides targets
+    idle_timeout: float = DEFAULT_IDLE_TIMEOUT
 
     @property
     def listen_host_port(self) -> tuple[str, int]:
@@ -166,8 +169,8 @@ def load_config(args: argparse.Namespace, environ: Mapping[str, str]) -> Config:
     probe = _mapping(document, "probe")
     web = _mapping(document, "web")
     log = _mapping(document, "log")
-    _reject_unknown(probe, ("interval", "timeout", "enabled"), prefix="probe.")
-    _reject_unknown(web, ("listen_address", "config_file"), prefix="web.")
+    _reject_unknown(probe, ("interval", "timeout", "enabled", "allowed_hosts"), prefix="probe.")
+    _reject_unknown(web, ("listen_address", "config_file", "idle_timeout"), prefix="web.")
     _reject_unknown(log, ("level", "format"), prefix="log.")
 
     interval = _duration("--probe.interval", args.probe_interval) if args.probe_interval else None
@@ -216,6 +219,10 @@ def load_config(args: argparse.Namespace, environ: Mapping[str, str]) -> Config:
         raise ConfigError("--log.format", log_format, f"one of {', '.join(LOG_FORMATS)}")
 
     web_config_file = args.web_config_file or _str("web.config_file", web.get("config_file"))
+    idle_timeout = _duration("web.idle_timeout", web.get("idle_timeout", format_duration(DEFAULT_IDLE_TIMEOUT)))
+    allowed_hosts = probe.get("allowed_hosts") or []
+    if not isinstance(allowed_hosts, list) or not all(isinstance(item, str) and item for item in allowed_hosts):
+        raise ConfigError("probe.allowed_hosts", allowed_hosts, "a list of host patterns such as '*.nats.svc'")
     kubeconfig = args.kubeconfig or _str("kubeconfig", document.get("kubeconfig"))
     return Config(
         targets=tuple(targets),
@@ -226,6 +233,8 @@ def load_config(args: argparse.Namespace, environ: Mapping[str, str]) -> Config:
         log_format=log_format,
         kubeconfig=kubeconfig,
         config_file=args.config,
+        probe_allowed_hosts=tuple(allowed_hosts),
+        idle_timeout=idle_timeout,
     )
 
 

@@ -64,3 +64,8 @@ def _quote(value: str) -> str:
     if value and not any(char in value for char in ' "=\n\t'):
         return value
     return json.dumps(value)
+
+
+def configure_level(level: str) -> None:
+    """Change the level at run time (a reload)."""
+    logging.getLogger().setLevel(level.upper())

@@ -10,6 +10,7 @@ Process-wide families live in `ExporterMetrics.registry`. Nothing else in the pa
 from __future__ import annotations
 
 import platform
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from importlib import metadata
@@ -190,7 +191,8 @@ class ExporterMetrics:
         if process_metrics:
             for collector in (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):
                 self.registry.register(collector)
-        self.registry.register(ReadinessCollector(board))
+        self.reload_state = ReloadState(last_success_at=time.time())
+        self.registry.register(ExporterStateCollector(board, self.reload_state))
         registry = self.registry
         build_info = Gauge(
             PREFIX + "build_info",
@@ -242,7 +244,7 @@ def _add_latest(families: dict[GaugeSpec, GaugeMetricFamily], status: TargetStat
     name = status.target.name
     kinds = sorted({server.host_kind.value for server in status.target.servers})
     families[TARGET_INFO].add_metric([name, status.target.redacted_url, ",".join(kinds)], 1)
-    if status.session_connected is not None:
+    if status.session_connected is not None and SESSION_CONNECTED in families:
         families[SESSION_CONNECTED].add_metric([name], 1 if status.session_connected else 0)
     if status.last_success_at is not None:
         families[PROBE_LAST_SUCCESS].add_metric([name], status.last_success_at)
@@ -259,20 +261,57 @@ def _add_latest(families: dict[GaugeSpec, GaugeMetricFamily], status: TargetStat
         families[SERVER_INFO].add_metric([name, server.server_name, server.version, server.cluster], 1)
 
 
+def probe_registry(status: TargetStatus) -> CollectorRegistry:
+    """The metrics of one probe run on demand by `/probe`: the latest-result families for that probe only."""
+    registry = CollectorRegistry(auto_describe=True)
+
+    class _OneProbe(Collector):
+        def collect(self) -> Iterator[GaugeMetricFamily]:
+            families = {spec: spec.family() for spec in LATEST_RESULT_SPECS if spec is not SESSION_CONNECTED}
+            _add_latest(families, status)
+            yield from families.values()
+
+    registry.register(_OneProbe())
+    return registry
+
+
+CONFIG_LAST_RELOAD_SUCCESSFUL = GaugeSpec(
+    "config_last_reload_successful", "1 if the last configuration reload succeeded.", ()
+)
+CONFIG_LAST_RELOAD_SUCCESS_TIMESTAMP = GaugeSpec(
+    "config_last_reload_success_timestamp_seconds", "When the configuration was last loaded successfully.", ()
+)
+
+
 READY = GaugeSpec("ready", "1 once every target has been probed at least once.", ())
 
 
-class ReadinessCollector(Collector):
-    def __init__(self, board: StatusBoard) -> None:
+@dataclass(slots=True)
+class ReloadState:
+    successful: bool = True
+    last_success_at: float = 0.0
+
+
+class ExporterStateCollector(Collector):
+    """Readiness and configuration reload state, read at scrape time."""
+
+    def __init__(self, board: StatusBoard, reload: ReloadState) -> None:
         self._board = board
+        self._reload = reload
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        ready = READY.family()
-        ready.add_metric([], 1 if self._board.ready else 0)
-        yield ready
+        values = (
+            (READY, 1 if self._board.ready else 0),
+            (CONFIG_LAST_RELOAD_SUCCESSFUL, 1 if self._reload.successful else 0),
+            (CONFIG_LAST_RELOAD_SUCCESS_TIMESTAMP, self._reload.last_success_at),
+        )
+        for spec, number in values:
+            family = spec.family()
+            family.add_metric([], number)
+            yield family
 
     def describe(self) -> Iterable[GaugeMetricFamily]:
-        return [READY.family()]
+        return [spec.family() for spec in (READY, CONFIG_LAST_RELOAD_SUCCESSFUL, CONFIG_LAST_RELOAD_SUCCESS_TIMESTAMP)]
 
 
 def _version(distribution: str) -> str:

@@ -1,33 +1,63 @@
-"""The HTTP surface: /metrics, the landing page and the health endpoints (aiohttp)."""
+"""The HTTP surface (aiohttp): /metrics, /probe, the status and config pages, health, readiness and reload."""
 
 from __future__ import annotations
 
 import gzip
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
+import yaml
 from aiohttp import web
 
 from . import __version__
+from .config_view import redacted_config
 from .page import render
+from .probe_endpoint import UnknownTarget, deadline, debug_trace, exposition, probe_now, resolve_target
 
 if TYPE_CHECKING:
     from .app import Exporter
 
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+GZIP_LEVEL = 1  # a 1 MiB exposition shrinks ~10x in ~3 ms; the default level costs 3x the time for ~10% less
+
 
 def make_app(exporter: Exporter) -> web.Application:
-    app = web.Application()
+    @web.middleware
+    async def basic_auth(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if not await exporter.web_security.authorized(request.headers.get("Authorization")):
+            return web.Response(
+                status=401,
+                text="Unauthorized\n",
+                headers={"WWW-Authenticate": 'Basic realm="nats-connectivity-exporter", charset="UTF-8"'},
+            )
+        return await handler(request)
 
     async def metrics(request: web.Request) -> web.Response:
         body, content_type = exporter.exposition.render(request.headers.get("Accept", ""))
-        headers = {"Content-Type": content_type, "Vary": "Accept, Accept-Encoding"}
-        if "gzip" in request.headers.get("Accept-Encoding", ""):
-            # Level 1: a 1 MiB exposition shrinks ~10x in ~3 ms; the default level costs 3x the time for ~10% less.
-            body = gzip.compress(body, compresslevel=1, mtime=0)
-            headers["Content-Encoding"] = "gzip"
-        return web.Response(body=body, headers=headers)
+        return _maybe_gzip(request, body, content_type)
+
+    async def probe(request: web.Request) -> web.Response:
+        requested = request.query.get("target", "")
+        if not requested:
+            return web.Response(status=400, text="the target parameter is missing: /probe?target=NAME\n")
+        try:
+            target = resolve_target(exporter.config, requested)
+        except UnknownTarget as exc:
+            return web.Response(status=400, text=f"{exc}\n")
+        timeout = deadline(target, request.headers.get("X-Prometheus-Scrape-Timeout-Seconds"))
+        result = await probe_now(target, timeout)
+        if request.query.get("debug", "").lower() in ("true", "1"):
+            body, _ = exposition(target, result, "")
+            return web.Response(text=debug_trace(target, result, timeout) + "\nMetrics:\n" + body.decode())
+        body, content_type = exposition(target, result, request.headers.get("Accept", ""))
+        return _maybe_gzip(request, body, content_type)
 
     async def landing_page(request: web.Request) -> web.Response:
         return web.Response(text=render(exporter.board, version=__version__), content_type="text/html")
+
+    async def config_page(request: web.Request) -> web.Response:
+        document = redacted_config(exporter.config, exporter.web_security.config)
+        return web.Response(text=yaml.safe_dump(document, sort_keys=False), content_type="text/plain")
 
     async def healthy(request: web.Request) -> web.Response:
         return web.Response(text="Healthy\n")
@@ -37,8 +67,24 @@ def make_app(exporter: Exporter) -> web.Application:
             return web.Response(text="Ready\n")
         return web.Response(status=503, text="Not ready: waiting for the first probe of every target\n")
 
+    async def reload(request: web.Request) -> web.Response:
+        ok, message = await exporter.reload()
+        return web.Response(status=200 if ok else 500, text=message + "\n")
+
+    app = web.Application(middlewares=[basic_auth])
     app.router.add_get("/", landing_page)
     app.router.add_get("/metrics", metrics)
+    app.router.add_get("/probe", probe)
+    app.router.add_get("/config", config_page)
     app.router.add_get("/-/healthy", healthy)
     app.router.add_get("/-/ready", ready)
+    app.router.add_post("/-/reload", reload)  # aiohttp answers 405 to every other method
     return app
+
+
+def _maybe_gzip(request: web.Request, body: bytes, content_type: str) -> web.Response:
+    headers = {"Content-Type": content_type, "Vary": "Accept, Accept-Encoding"}
+    if "gzip" in request.headers.get("Accept-Encoding", ""):
+        body = gzip.compress(body, compresslevel=GZIP_LEVEL, mtime=0)
+        headers["Content-Encoding"] = "gzip"
+    return web.Response(body=body, headers=headers)
