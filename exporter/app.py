@@ -37,11 +37,13 @@ class Exporter:
         self._reload_source = reload_source
         self._reload_lock = asyncio.Lock()
         self._supervisor: Supervisor | None = None
-        self.web_security = WebSecurity(
-            config.web_config_file, load_web_config(config.web_config_file) if config.web_config_file else WebConfig()
-        )
         self.board = StatusBoard()
         self.metrics = ExporterMetrics(self.board)
+        self.web_security = WebSecurity(
+            config.web_config_file,
+            load_web_config(config.web_config_file) if config.web_config_file else WebConfig(),
+            on_reload=self._web_config_reloaded,
+        )
         self.exposition = Exposition(self.metrics, self.board)
         self.board.on_change = self.metrics.on_change = self.exposition.changed
         self.bound_addresses: list[tuple[str, int]] = []
@@ -70,6 +72,9 @@ class Exporter:
             log.warning("target down", extra={**fields, "reason": transition.reason, "detail": transition.detail})
         else:
             log.info("target up", extra={**fields, "server_url": result.server_url})
+
+    def _web_config_reloaded(self, accepted: bool) -> None:
+        self.metrics.reload_state.web_config_successful = accepted
 
     def stop(self) -> None:
         self._stopping.set()

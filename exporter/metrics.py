@@ -281,15 +281,25 @@ CONFIG_LAST_RELOAD_SUCCESSFUL = GaugeSpec(
 CONFIG_LAST_RELOAD_SUCCESS_TIMESTAMP = GaugeSpec(
     "config_last_reload_success_timestamp_seconds", "When the configuration was last loaded successfully.", ()
 )
-
-
+WEB_CONFIG_LAST_RELOAD_SUCCESSFUL = GaugeSpec(
+    "web_config_last_reload_successful",
+    "1 if the web config file (TLS, basic auth) was accepted when last re-read; 0: the previous one is in force.",
+    (),
+)
 READY = GaugeSpec("ready", "1 once every target has been probed at least once.", ())
+EXPORTER_STATE_SPECS = (
+    READY,
+    CONFIG_LAST_RELOAD_SUCCESSFUL,
+    CONFIG_LAST_RELOAD_SUCCESS_TIMESTAMP,
+    WEB_CONFIG_LAST_RELOAD_SUCCESSFUL,
+)
 
 
 @dataclass(slots=True)
 class ReloadState:
     successful: bool = True
     last_success_at: float = 0.0
+    web_config_successful: bool = True
 
 
 class ExporterStateCollector(Collector):
@@ -304,6 +314,7 @@ class ExporterStateCollector(Collector):
             (READY, 1 if self._board.ready else 0),
             (CONFIG_LAST_RELOAD_SUCCESSFUL, 1 if self._reload.successful else 0),
             (CONFIG_LAST_RELOAD_SUCCESS_TIMESTAMP, self._reload.last_success_at),
+            (WEB_CONFIG_LAST_RELOAD_SUCCESSFUL, 1 if self._reload.web_config_successful else 0),
         )
         for spec, number in values:
             family = spec.family()
@@ -311,7 +322,7 @@ class ExporterStateCollector(Collector):
             yield family
 
     def describe(self) -> Iterable[GaugeMetricFamily]:
-        return [spec.family() for spec in (READY, CONFIG_LAST_RELOAD_SUCCESSFUL, CONFIG_LAST_RELOAD_SUCCESS_TIMESTAMP)]
+        return [spec.family() for spec in EXPORTER_STATE_SPECS]
 
 
 def _version(distribution: str) -> str:

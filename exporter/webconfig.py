@@ -25,7 +25,7 @@ import hashlib
 import logging
 import os
 import ssl
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -174,8 +174,9 @@ def server_context(tls: TLSServerConfig) -> ssl.SSLContext:
 class WebSecurity:
     """The web config in force: the listening SSL context, the users, and re-reading the file when it changes."""
 
-    def __init__(self, path: str | None, initial: WebConfig) -> None:
+    def __init__(self, path: str | None, initial: WebConfig, on_reload: Callable[[bool], None] | None = None) -> None:
         self.path = path
+        self._on_reload = on_reload  # told whether each re-read was accepted
         self.config = initial
         self._current_context = server_context(initial.tls) if initial.tls else None
         self.listening_context: ssl.SSLContext | None = None
@@ -216,16 +217,23 @@ class WebSecurity:
             config = load_web_config(self.path)
         except ConfigError as exc:
             log.error("web config rejected; keeping the last good one", extra={"error": str(exc)})
-            return False
-        if (config.tls is None) != (self.config.tls is None):
-            log.error("web config: switching TLS on or off needs a restart; keeping the last good one")
-            return False
+            return self._reloaded(False)
+        if (config.tls is None) != (self.config.tls is None) or (
+            config.tls and self.config.tls and config.tls.client_auth_type != self.config.tls.client_auth_type
+        ):
+            log.error("web config: switching TLS or client_auth_type needs a restart; keeping the last good one")
+            return self._reloaded(False)
         self._current_context = server_context(config.tls) if config.tls else None
         self.config = config
         self._verified.clear()
         self._stamp = self._file_stamp()
         log.info("web config reloaded", extra={"path": self.path})
-        return True
+        return self._reloaded(True)
+
+    def _reloaded(self, accepted: bool) -> bool:
+        if self._on_reload is not None:
+            self._on_reload(accepted)
+        return accepted
 
     async def watch(self, interval: float = 2.0) -> None:
         while True:

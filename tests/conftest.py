@@ -62,7 +62,10 @@ class RunningExporter:
     http: aiohttp.ClientSession
 
     async def get(self, path: str, **headers: str) -> tuple[int, str, str]:
-        async with self.http.get(self.base_url + path, headers=headers) as response:
+        return await self.request("GET", path, **headers)
+
+    async def request(self, method: str, path: str, **headers: str) -> tuple[int, str, str]:
+        async with self.http.request(method, self.base_url + path, headers=headers) as response:
             return response.status, response.headers.get("Content-Type", ""), await response.text()
 
     async def samples(self) -> Samples:
@@ -107,8 +110,9 @@ async def start_exporter() -> AsyncIterator[ExporterFactory]:
     http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
 
     async def start(*args: str, environ: dict[str, str] | None = None) -> RunningExporter:
-        config = config_from_args("--web.listen-address", "127.0.0.1:0", *args, environ=environ)
-        exporter = Exporter(config)
+        all_args = ("--web.listen-address", "127.0.0.1:0", *args)
+        config = config_from_args(*all_args, environ=environ)
+        exporter = Exporter(config, reload_source=lambda: config_from_args(*all_args, environ=environ))
         task = asyncio.create_task(exporter.run())
         running.append((exporter, task))
         await wait_for(lambda: exporter.listening.is_set() or task.done(), message="the exporter to listen")
