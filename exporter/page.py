@@ -54,7 +54,8 @@ def render(board: StatusBoard, *, version: str, now: float | None = None) -> str
 <body>
 <h1>NATS connectivity exporter</h1>
 <div class="muted">version {escape(version)} · {escape(title)} · refreshed {_clock(current)} ·
-<a href="/metrics">metrics</a> · <a href="/-/healthy">health</a> · <a href="/-/ready">readiness</a></div>
+<a href="/metrics">metrics</a> · <a href="/-/healthy">health</a> · <a href="/-/ready">readiness</a> ·
+<a href="/config">configuration</a></div>
 <h2>Targets</h2>
 {cards}
 <h2>Recent state changes</h2>
