@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 from aiohttp import web
 
-from .config import Config, ConfigError, Target
+from .config import Config, Target
 from .exposition import Exposition
 from .logs import configure_level
 from .metrics import ExporterMetrics
@@ -19,6 +19,7 @@ from .probe.scheduler import probe_forever
 from .probe.session import Session
 from .status import State, StatusBoard
 from .supervisor import Supervisor
+from .validate import ConfigError
 from .web import make_app
 from .webconfig import WebConfig, WebSecurity, load_web_config
 

@@ -13,8 +13,9 @@ from typing import NoReturn
 
 from . import __version__
 from .app import Exporter
-from .config import Config, ConfigError, add_config_flags, load_config
+from .config import Config, add_config_flags, load_config
 from .logs import configure
+from .validate import ConfigError
 
 PROG = "nats-connectivity-exporter"
 EXIT_USAGE = 2

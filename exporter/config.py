@@ -17,9 +17,11 @@ from typing import Any
 
 import yaml
 
-from .durations import format_duration, parse_duration
+from .durations import format_duration
+from .logwatch.settings import LogSettings, add_log_flags, load_log_settings
 from .nats_url import NatsUrl, UrlError, parse_server_list
 from .tls import client_context
+from .validate import ConfigError, boolean, duration, mapping, reject_unknown, text
 
 DEFAULT_LISTEN_ADDRESS = ":10025"
 DEFAULT_INTERVAL = 15.0
@@ -29,16 +31,6 @@ DEFAULT_IDLE_TIMEOUT = 30.0  # idle keep-alive and slow-header HTTP connections 
 LOG_LEVELS = ("debug", "info", "warning", "error")
 LOG_FORMATS = ("text", "json")
 _TARGET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
-_FALSE_WORDS = {"false", "0", "no", "off"}
-_TRUE_WORDS = {"true", "1", "yes", "on"}
-
-
-class ConfigError(Exception):
-    """Invalid configuration: `key`, the offending `value` (already safe to print) and what is `expected`."""
-
-    def __init__(self, key: str, value: object, expected: str) -> None:
-        self.key, self.value, self.expected = key, value, expected
-        super().__init__(f"invalid configuration: {key}={value!r}: expected {expected}")
 
 
 class Secret:
@@ -128,6 +120,7 @@ class Config:
     log_format: str = "text"
     kubeconfig: str | None = None
     config_file: str | None = None
+    logs: LogSettings = field(default_factory=LogSettings)
     probe_allowed_hosts: tuple[str, ...] = ()  # /probe may reach these (glob on host or host:port) besides targets
     idle_timeout: float = DEFAULT_IDLE_TIMEOUT
 
@@ -160,28 +153,29 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--kubeconfig", metavar="FILE")
     parser.add_argument("--log.level", dest="log_level", metavar="|".join(LOG_LEVELS))
     parser.add_argument("--log.format", dest="log_format", metavar="|".join(LOG_FORMATS))
+    add_log_flags(parser)
 
 
 def load_config(args: argparse.Namespace, environ: Mapping[str, str]) -> Config:
     """Merge flags over environment over file into one validated `Config`."""
     document = _read_file(args.config) if args.config else {}
-    _reject_unknown(document, ("targets", "probe", "web", "log", "kubeconfig"), prefix="")
-    probe = _mapping(document, "probe")
-    web = _mapping(document, "web")
-    log = _mapping(document, "log")
-    _reject_unknown(probe, ("interval", "timeout", "enabled", "allowed_hosts"), prefix="probe.")
-    _reject_unknown(web, ("listen_address", "config_file", "idle_timeout"), prefix="web.")
-    _reject_unknown(log, ("level", "format"), prefix="log.")
+    reject_unknown(document, ("targets", "probe", "web", "log", "logs", "kubeconfig"), prefix="")
+    probe = mapping(document, "probe")
+    web = mapping(document, "web")
+    log = mapping(document, "log")
+    reject_unknown(probe, ("interval", "timeout", "enabled", "allowed_hosts"), prefix="probe.")
+    reject_unknown(web, ("listen_address", "config_file", "idle_timeout"), prefix="web.")
+    reject_unknown(log, ("level", "format"), prefix="log.")
 
-    interval = _duration("--probe.interval", args.probe_interval) if args.probe_interval else None
+    interval = duration("--probe.interval", args.probe_interval) if args.probe_interval else None
     if interval is None:
-        interval = _duration("probe.interval", probe.get("interval", format_duration(DEFAULT_INTERVAL)))
+        interval = duration("probe.interval", probe.get("interval", format_duration(DEFAULT_INTERVAL)))
     # An unset timeout follows the interval down (`--probe.interval 2s` alone must work); a set one is checked.
     timeout: float | None = None
     if args.probe_timeout:
-        timeout = _duration("--probe.timeout", args.probe_timeout)
+        timeout = duration("--probe.timeout", args.probe_timeout)
     elif "timeout" in probe:
-        timeout = _duration("probe.timeout", probe["timeout"])
+        timeout = duration("probe.timeout", probe["timeout"])
 
     targets = _targets_from_file(document, interval, timeout, environ)
     targets = _apply_env_url(targets, environ, interval, timeout)
@@ -195,15 +189,15 @@ def load_config(args: argparse.Namespace, environ: Mapping[str, str]) -> Config:
                 f"a duration not longer than the interval ({format_duration(target.interval)})",
             )
 
-    enabled = _bool("probe.enabled", probe.get("enabled", True))
+    enabled = boolean("probe.enabled", probe.get("enabled", True))
     if "NATS_ENABLED" in environ:
-        enabled = _bool("env NATS_ENABLED", environ["NATS_ENABLED"])
+        enabled = boolean("env NATS_ENABLED", environ["NATS_ENABLED"])
     if enabled and not targets:
         raise ConfigError(
             "--nats-url", None, "a NATS URL: set --nats-url, env NATS_URL or `targets` in the config file"
         )
 
-    listen_address = args.listen_address or _str("web.listen_address", web.get("listen_address"))
+    listen_address = args.listen_address or text("web.listen_address", web.get("listen_address"))
     listen_address = listen_address or DEFAULT_LISTEN_ADDRESS
     key = "--web.listen-address" if args.listen_address else "web.listen_address"
     try:
@@ -211,19 +205,19 @@ def load_config(args: argparse.Namespace, environ: Mapping[str, str]) -> Config:
     except ValueError:
         raise ConfigError(key, listen_address, "[HOST]:PORT, e.g. :10025 or 127.0.0.1:10025") from None
 
-    log_level = (args.log_level or _str("log.level", log.get("level")) or "info").lower()
+    log_level = (args.log_level or text("log.level", log.get("level")) or "info").lower()
     if log_level not in LOG_LEVELS:
         raise ConfigError("--log.level", log_level, f"one of {', '.join(LOG_LEVELS)}")
-    log_format = (args.log_format or _str("log.format", log.get("format")) or "text").lower()
+    log_format = (args.log_format or text("log.format", log.get("format")) or "text").lower()
     if log_format not in LOG_FORMATS:
         raise ConfigError("--log.format", log_format, f"one of {', '.join(LOG_FORMATS)}")
 
-    web_config_file = args.web_config_file or _str("web.config_file", web.get("config_file"))
-    idle_timeout = _duration("web.idle_timeout", web.get("idle_timeout", format_duration(DEFAULT_IDLE_TIMEOUT)))
+    web_config_file = args.web_config_file or text("web.config_file", web.get("config_file"))
+    idle_timeout = duration("web.idle_timeout", web.get("idle_timeout", format_duration(DEFAULT_IDLE_TIMEOUT)))
     allowed_hosts = probe.get("allowed_hosts") or []
     if not isinstance(allowed_hosts, list) or not all(isinstance(item, str) and item for item in allowed_hosts):
         raise ConfigError("probe.allowed_hosts", allowed_hosts, "a list of host patterns such as '*.nats.svc'")
-    kubeconfig = args.kubeconfig or _str("kubeconfig", document.get("kubeconfig"))
+    kubeconfig = args.kubeconfig or text("kubeconfig", document.get("kubeconfig"))
     return Config(
         targets=tuple(targets),
         probing_enabled=enabled,
@@ -233,6 +227,7 @@ def load_config(args: argparse.Namespace, environ: Mapping[str, str]) -> Config:
         log_format=log_format,
         kubeconfig=kubeconfig,
         config_file=args.config,
+        logs=load_log_settings(args, mapping(document, "logs")),
         probe_allowed_hosts=tuple(allowed_hosts),
         idle_timeout=idle_timeout,
     )
@@ -248,11 +243,11 @@ def split_listen_address(address: str) -> tuple[str, int]:
 
 def _read_file(path: str) -> dict[str, Any]:
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        content = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError("--config", path, f"a readable file ({exc.strerror})") from None
     try:
-        document = yaml.safe_load(text)
+        document = yaml.safe_load(content)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark is not None else ""
@@ -276,16 +271,16 @@ def _targets_from_file(
     for index, raw in enumerate(raw_targets):
         if not isinstance(raw, dict):
             raise ConfigError(f"targets[{index}]", raw, "a mapping with `name` and `url`")
-        targets.append(_target_from_mapping(raw, index, interval, timeout, environ))
+        targets.append(_target_frommapping(raw, index, interval, timeout, environ))
     _reject_duplicate_names(targets)
     return targets
 
 
-def _target_from_mapping(
+def _target_frommapping(
     raw: Mapping[str, Any], index: int, interval: float, timeout: float | None, environ: Mapping[str, str]
 ) -> Target:
     allowed = ("name", "url", "interval", "timeout", "credentials", "tls", "session", "subject_prefix")
-    _reject_unknown(raw, allowed, prefix=f"targets[{index}].")
+    reject_unknown(raw, allowed, prefix=f"targets[{index}].")
     name = _target_name(f"targets[{index}].name", raw.get("name", DEFAULT_TARGET_NAME if index == 0 else None))
     key = f"targets[{name}]"
     url = raw.get("url")
@@ -293,20 +288,20 @@ def _target_from_mapping(
         url = ",".join(str(item) for item in url)
     if not isinstance(url, str) or not url.strip():
         raise ConfigError(f"{key}.url", url, "a NATS URL or a list of them")
-    target_interval = _duration(f"{key}.interval", raw["interval"]) if "interval" in raw else interval
+    target_interval = duration(f"{key}.interval", raw["interval"]) if "interval" in raw else interval
     if "timeout" in raw:
-        target_timeout = _duration(f"{key}.timeout", raw["timeout"])
+        target_timeout = duration(f"{key}.timeout", raw["timeout"])
     else:
         target_timeout = _default_timeout(timeout, target_interval)
-    prefix = _str(f"{key}.subject_prefix", raw.get("subject_prefix")) or "_nce.probe"
+    prefix = text(f"{key}.subject_prefix", raw.get("subject_prefix")) or "_nce.probe"
     return Target(
         name=name,
         servers=_servers(f"{key}.url", url),
         interval=target_interval,
         timeout=target_timeout,
-        credentials=_credentials(key, _mapping(raw, "credentials", key), environ),
-        tls=_tls(key, _mapping(raw, "tls", key)),
-        session=_bool(f"{key}.session", raw.get("session", True)),
+        credentials=_credentials(key, mapping(raw, "credentials", key), environ),
+        tls=_tls(key, mapping(raw, "tls", key)),
+        session=boolean(f"{key}.session", raw.get("session", True)),
         subject_prefix=prefix,
     )
 
@@ -321,22 +316,22 @@ def _credentials(key: str, raw: Mapping[str, Any], environ: Mapping[str, str]) -
         "nkey_seed_file",
         "creds_file",
     )
-    _reject_unknown(raw, allowed, prefix=f"{key}.credentials.")
+    reject_unknown(raw, allowed, prefix=f"{key}.credentials.")
     password = _secret(f"{key}.credentials", "password", raw, environ)
     token = _secret(f"{key}.credentials", "token", raw, environ)
-    user = _str(f"{key}.credentials.user", raw.get("user"))
+    user = text(f"{key}.credentials.user", raw.get("user"))
     if token and (user or password):
         raise ConfigError(f"{key}.credentials", "token and user", "either a token or user/password, not both")
     for file_key in ("nkey_seed_file", "creds_file"):
-        path = _str(f"{key}.credentials.{file_key}", raw.get(file_key))
+        path = text(f"{key}.credentials.{file_key}", raw.get(file_key))
         if path is not None and not os.access(path, os.R_OK):
             raise ConfigError(f"{key}.credentials.{file_key}", path, "a readable file")
     return Credentials(
         user=user,
         password=password,
         token=token,
-        nkey_seed_file=_str(f"{key}.credentials.nkey_seed_file", raw.get("nkey_seed_file")),
-        creds_file=_str(f"{key}.credentials.creds_file", raw.get("creds_file")),
+        nkey_seed_file=text(f"{key}.credentials.nkey_seed_file", raw.get("nkey_seed_file")),
+        creds_file=text(f"{key}.credentials.creds_file", raw.get("creds_file")),
     )
 
 
@@ -344,8 +339,8 @@ def _secret(key: str, name: str, raw: Mapping[str, Any], environ: Mapping[str, s
     """Secrets come from a file or an environment variable, never inline, so configs can be committed."""
     if name in raw:
         raise ConfigError(f"{key}.{name}", "***", f"{name}_file or {name}_env instead of an inline secret")
-    file_path = _str(f"{key}.{name}_file", raw.get(f"{name}_file"))
-    env_name = _str(f"{key}.{name}_env", raw.get(f"{name}_env"))
+    file_path = text(f"{key}.{name}_file", raw.get(f"{name}_file"))
+    env_name = text(f"{key}.{name}_env", raw.get(f"{name}_env"))
     if file_path and env_name:
         raise ConfigError(f"{key}.{name}_file", file_path, f"either {name}_file or {name}_env, not both")
     if file_path:
@@ -362,10 +357,10 @@ def _secret(key: str, name: str, raw: Mapping[str, Any], environ: Mapping[str, s
 
 def _tls(key: str, raw: Mapping[str, Any]) -> TLSSettings:
     allowed = ("ca_file", "cert_file", "key_file", "server_name", "handshake_first", "insecure_skip_verify")
-    _reject_unknown(raw, allowed, prefix=f"{key}.tls.")
+    reject_unknown(raw, allowed, prefix=f"{key}.tls.")
     paths = {}
     for file_key in ("ca_file", "cert_file", "key_file"):
-        path = _str(f"{key}.tls.{file_key}", raw.get(file_key))
+        path = text(f"{key}.tls.{file_key}", raw.get(file_key))
         if path is not None and not os.access(path, os.R_OK):
             raise ConfigError(f"{key}.tls.{file_key}", path, "a readable file")
         paths[file_key] = path
@@ -376,9 +371,9 @@ def _tls(key: str, raw: Mapping[str, Any]) -> TLSSettings:
         ca_file=paths["ca_file"],
         cert_file=paths["cert_file"],
         key_file=paths["key_file"],
-        server_name=_str(f"{key}.tls.server_name", raw.get("server_name")),
-        handshake_first=_bool(f"{key}.tls.handshake_first", raw.get("handshake_first", False)),
-        insecure_skip_verify=_bool(f"{key}.tls.insecure_skip_verify", raw.get("insecure_skip_verify", False)),
+        server_name=text(f"{key}.tls.server_name", raw.get("server_name")),
+        handshake_first=boolean(f"{key}.tls.handshake_first", raw.get("handshake_first", False)),
+        insecure_skip_verify=boolean(f"{key}.tls.insecure_skip_verify", raw.get("insecure_skip_verify", False)),
     )
     if settings.enabled:
         try:
@@ -467,48 +462,3 @@ def _reject_duplicate_names(targets: Sequence[Target]) -> None:
         if target.name in seen:
             raise ConfigError("targets.name", target.name, "unique target names")
         seen.add(target.name)
-
-
-def _duration(key: str, value: object) -> float:
-    try:
-        seconds = parse_duration(str(value))
-    except ValueError:
-        raise ConfigError(key, value, "a duration such as 500ms, 15s or 1m") from None
-    if seconds <= 0:
-        raise ConfigError(key, value, "a positive duration")
-    return seconds
-
-
-def _bool(key: str, value: object) -> bool:
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in _TRUE_WORDS:
-        return True
-    if text in _FALSE_WORDS:
-        return False
-    raise ConfigError(key, value, "true or false")
-
-
-def _str(key: str, value: object) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str | int | float) or isinstance(value, bool):
-        raise ConfigError(key, value, "a string")
-    return str(value)
-
-
-def _mapping(document: Mapping[str, Any], name: str, parent: str = "") -> Mapping[str, Any]:
-    value = document.get(name)
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        key = f"{parent}.{name}" if parent else name
-        raise ConfigError(key, type(value).__name__, "a mapping")
-    return value
-
-
-def _reject_unknown(document: Mapping[str, Any], allowed: Sequence[str], prefix: str) -> None:
-    for key in document:
-        if key not in allowed:
-            raise ConfigError(f"{prefix}{key}", "<unknown key>", f"one of {', '.join(allowed)}")

@@ -14,10 +14,11 @@ from collections.abc import Mapping
 
 from .app import Exporter
 from .cli import EXIT_USAGE, PROG, run_until_signalled
-from .config import ConfigError, load_config
+from .config import load_config
 from .durations import parse_duration
 from .embedded_nats import NatsServer, NatsServerNotFound, find_nats_server
 from .logs import configure
+from .validate import ConfigError
 
 log = logging.getLogger(__name__)
 

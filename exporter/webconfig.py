@@ -33,7 +33,7 @@ from typing import Any
 import bcrypt
 import yaml
 
-from .config import ConfigError
+from .validate import ConfigError
 
 log = logging.getLogger(__name__)
 

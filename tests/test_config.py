@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from exporter.config import ConfigError, Secret
+from exporter.config import Secret
 from exporter.durations import format_duration, parse_duration
+from exporter.validate import ConfigError
 from tests.conftest import config_from_args
 
 

@@ -1,0 +1,162 @@
+"""The `logs` part of the configuration: which pods (or files) to follow and which lines are events.
+
+```yaml
+logs:
+  selector: app.kubernetes.io/part-of=petrosa    # --logs.selector; following pods is off without it
+  namespaces: [petrosa-apps]                      # --logs.namespaces a,b (default: all)
+  containers: []                                  # --logs.containers (default: every container)
+  app_labels: [app.kubernetes.io/name, app]       # where the `app` label comes from, first found
+  per_pod: false                                  # --logs.per-pod: a `pod` label on the log metrics
+  from_start: false                               # --logs.from-start: count pods found at start-up from their start
+  files: {my-app: /var/log/my-app.log}            # --logs.file APP=PATH: tail -F outside Kubernetes
+  silence_timeout: 5m                             # reopen a stream that said nothing this long
+  max_stream_lifetime: 1h                         # and every stream this often (kubelet streams stall)
+  patterns:                                       # default: the guide's three lines, as substrings
+    connected: ["Connected to NATS server", {regex: "nats: connected to .*"}]
+    failed: ["Failed to connect to NATS"]
+    lost: ["NATS connection lost"]
+```
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..validate import ConfigError, boolean, duration, names, reject_unknown, text
+from .matcher import DEFAULT_SUBSTRINGS, Event, Patterns
+
+DEFAULT_APP_LABELS = ("app.kubernetes.io/name", "app")
+DEFAULT_SILENCE_TIMEOUT = 300.0
+DEFAULT_MAX_STREAM_LIFETIME = 3600.0
+_KEYS = (
+    "selector",
+    "namespaces",
+    "containers",
+    "app_labels",
+    "per_pod",
+    "from_start",
+    "files",
+    "silence_timeout",
+    "max_stream_lifetime",
+    "patterns",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class LogSettings:
+    selector: str | None = None
+    namespaces: tuple[str, ...] = ()  # empty: all namespaces
+    containers: tuple[str, ...] = ()  # empty: every container
+    app_labels: tuple[str, ...] = DEFAULT_APP_LABELS
+    per_pod: bool = False
+    from_start: bool = False
+    files: tuple[tuple[str, str], ...] = ()  # (app, path)
+    silence_timeout: float = DEFAULT_SILENCE_TIMEOUT
+    max_stream_lifetime: float = DEFAULT_MAX_STREAM_LIFETIME
+    patterns: Patterns = field(default_factory=Patterns.defaults)
+
+    @property
+    def follows_pods(self) -> bool:
+        return self.selector is not None
+
+    @property
+    def enabled(self) -> bool:
+        return self.follows_pods or bool(self.files)
+
+
+def add_log_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--logs.selector", dest="logs_selector", metavar="SELECTOR", help="label selector of app pods")
+    parser.add_argument("--logs.namespaces", dest="logs_namespaces", metavar="NS[,NS]", help="default: all")
+    parser.add_argument("--logs.containers", dest="logs_containers", metavar="NAME[,NAME]", help="default: all")
+    parser.add_argument("--logs.per-pod", dest="logs_per_pod", action="store_true", default=None)
+    parser.add_argument("--logs.from-start", dest="logs_from_start", action="store_true", default=None)
+    parser.add_argument(
+        "--logs.file", dest="logs_files", action="append", metavar="APP=PATH", help="follow a local file (repeatable)"
+    )
+
+
+def load_log_settings(args: argparse.Namespace, raw: Mapping[str, Any]) -> LogSettings:
+    reject_unknown(raw, _KEYS, prefix="logs.")
+    selector = getattr(args, "logs_selector", None) or text("logs.selector", raw.get("selector"))
+    namespaces = names("--logs.namespaces", getattr(args, "logs_namespaces", None)) or names(
+        "logs.namespaces", raw.get("namespaces")
+    )
+    containers = names("--logs.containers", getattr(args, "logs_containers", None)) or names(
+        "logs.containers", raw.get("containers")
+    )
+    files = _files(getattr(args, "logs_files", None), raw.get("files"))
+    return LogSettings(
+        selector=selector,
+        namespaces=namespaces,
+        containers=containers,
+        app_labels=names("logs.app_labels", raw.get("app_labels")) or DEFAULT_APP_LABELS,
+        per_pod=_flag(getattr(args, "logs_per_pod", None), "logs.per_pod", raw.get("per_pod", False)),
+        from_start=_flag(getattr(args, "logs_from_start", None), "logs.from_start", raw.get("from_start", False)),
+        files=files,
+        silence_timeout=_seconds("logs.silence_timeout", raw.get("silence_timeout"), DEFAULT_SILENCE_TIMEOUT),
+        max_stream_lifetime=_seconds(
+            "logs.max_stream_lifetime", raw.get("max_stream_lifetime"), DEFAULT_MAX_STREAM_LIFETIME
+        ),
+        patterns=_patterns(raw.get("patterns")),
+    )
+
+
+def _patterns(raw: object) -> Patterns:
+    if raw is None:
+        return Patterns.defaults()
+    if not isinstance(raw, dict):
+        raise ConfigError("logs.patterns", type(raw).__name__, "a mapping of connected/failed/lost to patterns")
+    substrings: dict[Event, tuple[str, ...]] = dict(DEFAULT_SUBSTRINGS)
+    regexes: dict[Event, tuple[str, ...]] = {}
+    for name, items in raw.items():
+        key = f"logs.patterns.{name}"
+        try:
+            event = Event(name)
+        except ValueError:
+            raise ConfigError(key, "<unknown event>", "connected, failed or lost") from None
+        if not isinstance(items, list) or not items:
+            raise ConfigError(key, items, "a list of substrings or {regex: ...}")
+        texts: list[str] = []
+        expressions: list[str] = []
+        for item in items:
+            if isinstance(item, str) and item:
+                texts.append(item)
+            elif isinstance(item, dict) and set(item) == {"regex"} and isinstance(item["regex"], str):
+                try:
+                    re.compile(item["regex"].encode())
+                except re.error as exc:
+                    raise ConfigError(key, item["regex"], f"a valid regular expression ({exc})") from None
+                expressions.append(item["regex"])
+            else:
+                raise ConfigError(key, item, "a non-empty substring or {regex: EXPRESSION}")
+        substrings[event] = tuple(texts)  # configured patterns replace that event's default
+        regexes[event] = tuple(expressions)
+    return Patterns(substrings=substrings, regexes=regexes)
+
+
+def _files(flags: list[str] | None, raw: object) -> tuple[tuple[str, str], ...]:
+    pairs: list[tuple[str, str]] = []
+    if flags:
+        for value in flags:
+            app, sep, path = value.partition("=")
+            if not sep or not app or not path:
+                raise ConfigError("--logs.file", value, "APP=PATH")
+            pairs.append((app, path))
+        return tuple(pairs)
+    if raw is None:
+        return ()
+    if not isinstance(raw, dict) or not all(isinstance(v, str) and v for v in raw.values()):
+        raise ConfigError("logs.files", raw, "a mapping of app names to file paths")
+    return tuple((str(app), str(path)) for app, path in raw.items())
+
+
+def _flag(flag: bool | None, key: str, value: object) -> bool:
+    return True if flag else boolean(key, value)
+
+
+def _seconds(key: str, value: object, default: float) -> float:
+    return default if value is None else duration(key, value)
