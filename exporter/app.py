@@ -76,6 +76,7 @@ class Exporter:
 
     def _web_config_reloaded(self, accepted: bool) -> None:
         self.metrics.reload_state.web_config_successful = accepted
+        self.exposition.invalidate()
 
     def stop(self) -> None:
         self._stopping.set()
@@ -124,6 +125,7 @@ class Exporter:
                 config = self._reload_source()
             except ConfigError as exc:
                 self.metrics.reload_state.successful = False
+                self.exposition.invalidate()
                 log.error("configuration reload failed; keeping the running configuration", extra={"error": str(exc)})
                 return False, f"reload failed, running configuration kept: {exc}"
             for setting in ("listen_address", "web_config_file", "idle_timeout"):
@@ -134,6 +136,7 @@ class Exporter:
             await self._apply_targets(previous)
             self.metrics.reload_state.successful = True
             self.metrics.reload_state.last_success_at = time.time()
+            self.exposition.invalidate()
             configure_level(config.log_level)
             names = ",".join(target.name for target in self.active_targets)
             log.info("configuration reloaded", extra={"targets": names})

@@ -19,7 +19,8 @@ body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;pad
   background:#f6f7f9;color:#1d2330}
 h1{font-size:1.3rem;margin:0 0 .2rem}h2{font-size:1.05rem;margin:1.4rem 0 .5rem}
 .muted{color:#5b6475;font-size:.85rem}a{color:#2457c5}
-.card{background:#fff;border:1px solid #dde1e8;border-radius:8px;padding:.8rem 1rem;margin:.6rem 0;max-width:60rem}
+.card{background:#fff;border:1px solid #dde1e8;border-radius:8px;padding:.8rem 1rem;margin:.6rem 0;max-width:60rem;
+  overflow-x:auto}
 .head{display:flex;flex-wrap:wrap;gap:.5rem;align-items:baseline;justify-content:space-between}
 .badge{font-weight:600;padding:.1rem .55rem;border-radius:999px;font-size:.85rem}
 .up{background:#dcf5e3;color:#146c2e}.down{background:#fde2e1;color:#a4161a}.unknown{background:#eceff3;color:#5b6475}
@@ -28,7 +29,7 @@ td,th{text-align:left;padding:.2rem .4rem;vertical-align:middle}
 .bar{height:.7rem;background:#4c7be0;border-radius:3px;min-width:2px}
 .bar.failed{background:#d64545}.phase{width:5.5rem}.secs{width:6rem;text-align:right;font-variant-numeric:tabular-nums}
 code{background:#eef1f5;padding:.05rem .3rem;border-radius:4px;word-break:break-all}
-.failure{margin-top:.5rem;font-size:.88rem}
+.failure{margin-top:.5rem;font-size:.88rem}.when{white-space:nowrap;font-variant-numeric:tabular-nums}
 """
 
 
@@ -39,7 +40,7 @@ def render(board: StatusBoard, *, version: str, now: float | None = None) -> str
         '<p class="muted">Probing is disabled (NATS_ENABLED=false) or no target is configured.</p>'
     )
     history = "".join(
-        f"<tr><td>{_clock(t.at)}</td><td>{escape(t.target)}</td><td>{t.previous} → "
+        f'<tr><td class="when">{_short_clock(t.at)}</td><td>{escape(t.target)}</td><td>{t.previous} → '
         f'<span class="badge {t.current}">{t.current}</span></td>'
         f"<td>{escape(t.reason or '')}</td><td>{escape(t.detail)}</td></tr>"
         for t in reversed(board.history)
@@ -50,6 +51,7 @@ def render(board: StatusBoard, *, version: str, now: float | None = None) -> str
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width,initial-scale=1">
 <meta http-equiv="refresh" content="{REFRESH_SECONDS}">
+<link rel="icon" href="data:,">
 <title>NATS connectivity: {escape(title)}</title><style>{_CSS}</style></head>
 <body>
 <h1>NATS connectivity exporter</h1>
@@ -59,7 +61,7 @@ def render(board: StatusBoard, *, version: str, now: float | None = None) -> str
 <h2>Targets</h2>
 {cards}
 <h2>Recent state changes</h2>
-<div class="card"><table><tr><th>time</th><th>target</th><th>change</th><th>reason</th><th>detail</th></tr>
+<div class="card"><table><tr><th>time (UTC)</th><th>target</th><th>change</th><th>reason</th><th>detail</th></tr>
 {history or '<tr><td colspan="5" class="muted">none yet</td></tr>'}</table></div>
 </body></html>"""
 
@@ -103,6 +105,10 @@ def _target_card(status: TargetStatus, now: float) -> str:
 <div class="head"><strong>{escape(target.name)}</strong><span class="badge {state}">{state}</span></div>
 <div class="muted"><code>{escape(target.redacted_url)}</code> · {since} · {session}{server}</div>
 <table>{rows}</table>{failure}</div>"""
+
+
+def _short_clock(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, UTC).strftime("%m-%d %H:%M:%S")
 
 
 def _clock(timestamp: float) -> str:

@@ -31,5 +31,6 @@ async def probe_forever(
     tick = 0
     while not await wait_or_stop(stopping, start + tick * target.interval - loop.time()):
         on_result(await run_probe(target, context=context))
-        # Skip the grid points a slow probe overran instead of firing them back to back.
-        tick = max(tick + 1, math.ceil((loop.time() - start) / target.interval))
+        # After a probe that overran grid points, fire once at once for the latest of them (not once per point,
+        # and not skipping it either: a probe that takes exactly the interval must not halve the rate).
+        tick = max(tick + 1, math.floor((loop.time() - start) / target.interval))
