@@ -13,6 +13,7 @@ from aiohttp import web
 from .config import Config, Target
 from .exposition import Exposition
 from .logs import configure_level
+from .logwatch.service import LogWatch
 from .metrics import ExporterMetrics
 from .probe.result import ProbeResult
 from .probe.scheduler import probe_forever
@@ -46,6 +47,7 @@ class Exporter:
             on_reload=self._web_config_reloaded,
         )
         self.exposition = Exposition(self.metrics, self.board)
+        self.logwatch = LogWatch(config.logs, self.metrics) if config.logs.enabled else None
         self.board.on_change = self.metrics.on_change = self.exposition.changed
         self.bound_addresses: list[tuple[str, int]] = []
         self._stopping = asyncio.Event()
@@ -107,6 +109,8 @@ class Exporter:
                 self._supervisor = supervisor
                 if self.web_security.path:
                     supervisor.start("web-config", self.web_security.watch)
+                if self.logwatch is not None:
+                    self.logwatch.start(supervisor, self._stopping)
                 for target in self.active_targets:
                     self._start_target(supervisor, target)
                 await self._stopping.wait()

@@ -1,0 +1,203 @@
+"""From a byte stream to counted lines: whole lines only, each counted exactly once, even across a resume.
+
+A Kubernetes log stream (`timestamps=true`) prefixes each line with its RFC3339Nano time. When a stream drops,
+the follower reopens it with `sinceTime` set to the second of the last line it counted; the API replays that
+whole second (`sinceTime` has whole-second precision), so the replay is skipped up to and including the last
+counted line. Only those replayed lines, the matching lines and each chunk's last line are looked at in Python.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from calendar import timegm
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from .matcher import Matcher
+from .tally import LogSource, LogTally
+
+log = logging.getLogger(__name__)
+
+MAX_LINE_BYTES = 8 * 1024 * 1024  # beyond this a line is counted once and its middle dropped (memory stays bounded)
+
+
+class BadTimestamp(ValueError):
+    pass
+
+
+def parse_timestamp(prefix: bytes) -> int:
+    """Nanoseconds since the epoch for `2024-01-02T03:04:05.123456789Z` (any number of fraction digits)."""
+    try:
+        text = prefix.decode("ascii")
+        seconds = timegm(time.strptime(text[:19], "%Y-%m-%dT%H:%M:%S"))
+    except (UnicodeDecodeError, ValueError):
+        raise BadTimestamp(prefix[:40]) from None
+    fraction = text[19:].rstrip("Z")
+    if fraction.startswith("."):
+        digits = fraction[1:10]
+        if not digits.isdigit():
+            raise BadTimestamp(prefix[:40])
+        return seconds * 1_000_000_000 + int(digits.ljust(9, "0"))
+    if fraction:
+        raise BadTimestamp(prefix[:40])
+    return seconds * 1_000_000_000
+
+
+def since_time(nanoseconds: int) -> str:
+    """The `sinceTime` value for a resume: the start of the second of the last counted line."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(nanoseconds // 1_000_000_000))
+
+
+@dataclass(slots=True)
+class ResumePoint:
+    """The last counted line: its time, and how many counted lines had exactly that time."""
+
+    at: int = -1
+    same_time_count: int = 0
+
+
+class LineCounter:
+    """Feeds one stream's bytes to the matcher and the tally.
+
+    With `timestamps`, every line starts with its timestamp and a space; without (local files), events are
+    stamped with the time they were read.
+    """
+
+    def __init__(
+        self,
+        source: LogSource,
+        matcher: Matcher,
+        tally: LogTally,
+        *,
+        timestamps: bool,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.source = source
+        self._matcher = matcher
+        self._tally = tally
+        self._timestamps = timestamps
+        self._clock = clock
+        self._pending = b""
+        self._overlong = False
+        self.resume = ResumePoint()
+        self._skipping = False
+        self._replayed_at_resume_time = 0
+        self.bad_lines = 0
+
+    @property
+    def tally(self) -> LogTally:
+        return self._tally
+
+    def stream_restarted(self, reason: str) -> None:
+        self._tally.stream_restarted(reason)
+
+    def start_resume(self) -> None:
+        """The stream was reopened from `since_time(self.resume.at)`: skip what was already counted."""
+        self._pending = b""
+        self._overlong = False
+        self._skipping = self._timestamps and self.resume.at >= 0
+        self._replayed_at_resume_time = 0
+
+    def drop_partial(self) -> None:
+        """The stream ended: a partial last line will come again, whole, in the next stream or never."""
+        self._pending = b""
+        self._overlong = False
+
+    def feed(self, data: bytes) -> None:
+        if self._pending:
+            data = self._pending + data
+            self._pending = b""
+        end = data.rfind(b"\n") + 1
+        if end == 0:
+            self._hold(data)
+            return
+        if end < len(data):
+            self._hold(data[end:])
+        whole = data[:end]
+        if self._overlong:
+            # The tail of a line whose head was dropped: it was counted when it started.
+            first_end = whole.find(b"\n") + 1
+            whole = whole[first_end:]
+            self._overlong = False
+        if self._skipping:
+            whole = self._skip_replayed(whole)
+        if whole:
+            self._count(whole)
+
+    def _hold(self, partial: bytes) -> None:
+        if len(partial) <= MAX_LINE_BYTES:
+            self._pending = partial
+            return
+        if not self._overlong:
+            # Count the line now, from what we have of it; its rest is dropped as it arrives.
+            self._count(partial + b"\n")
+            log.warning(
+                "log line longer than the limit: counted once, middle dropped",
+                extra={"namespace": self.source.namespace, "pod": self.source.pod, "limit": MAX_LINE_BYTES},
+            )
+        self._overlong = True
+
+    def _skip_replayed(self, whole: bytes) -> bytes:
+        """Drop the replayed lines up to the last counted one; return the rest."""
+        position = 0
+        resume = self.resume
+        while position < len(whole):
+            end = whole.find(b"\n", position) + 1
+            at = self._line_time(whole[position:end])
+            if at is None or at > resume.at:
+                break
+            if at == resume.at:
+                self._replayed_at_resume_time += 1
+                if self._replayed_at_resume_time > resume.same_time_count:
+                    break  # a line of that same instant we had not seen yet
+            position = end
+        else:
+            return b""
+        self._skipping = False
+        return whole[position:]
+
+    def _count(self, whole: bytes) -> None:
+        lines = whole.count(b"\n")
+        hits = self._matcher.scan(whole)
+        now = self._clock()
+        events = []
+        for start, event in hits:
+            at = self._line_time(whole[start : start + 40]) if self._timestamps else None
+            events.append((event, at / 1e9 if at is not None else now))
+        if self._timestamps:
+            self._advance_resume(whole)
+        self._tally.count(self.source, lines, events)
+
+    def _advance_resume(self, whole: bytes) -> None:
+        """Remember the last line's time, and how many lines of this chunk's end share it."""
+        end = len(whole) - 1  # the final newline
+        counted_same = 0
+        last_at: int | None = None
+        while end > 0:
+            start = whole.rfind(b"\n", 0, end) + 1
+            at = self._line_time(whole[start : start + 40])
+            if at is None:
+                break
+            if last_at is None:
+                last_at = at
+            elif at != last_at:
+                break
+            counted_same += 1
+            end = start - 1
+            if start == 0:
+                break
+        if last_at is None:
+            return
+        if last_at == self.resume.at and end <= 0 and counted_same == whole.count(b"\n"):
+            self.resume.same_time_count += counted_same  # the whole chunk is that same instant
+        else:
+            self.resume = ResumePoint(last_at, counted_same)
+
+    def _line_time(self, line: bytes) -> int | None:
+        space = line.find(b" ")
+        try:
+            return parse_timestamp(line[:space] if space > 0 else line.rstrip(b"\n"))
+        except BadTimestamp:
+            self.bad_lines += 1
+            return None
