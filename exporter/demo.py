@@ -10,11 +10,14 @@ import argparse
 import asyncio
 import logging
 import sys
+import tempfile
 from collections.abc import Mapping
+from pathlib import Path
 
 from .app import Exporter
 from .cli import EXIT_USAGE, PROG, run_until_signalled
 from .config import load_config
+from .demo_app import DemoApp
 from .durations import parse_duration
 from .embedded_nats import NatsServer, NatsServerNotFound, find_nats_server
 from .logs import configure
@@ -41,7 +44,10 @@ def run_demo(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
 
 async def _demo(args: argparse.Namespace, environ: Mapping[str, str], *, every: float, duration: float) -> int:
     server = NatsServer()
+    workdir = tempfile.TemporaryDirectory(prefix="nats-connectivity-demo-")
+    app_log = Path(workdir.name, "demo-app.log")
     args.nats_url = [f"demo={server.url}"]
+    args.logs_files = [*(args.logs_files or []), f"demo-app={app_log}"]
     args.probe_interval = args.probe_interval or "2s"
     args.listen_address = args.listen_address or "127.0.0.1:10025"
     try:
@@ -52,24 +58,29 @@ async def _demo(args: argparse.Namespace, environ: Mapping[str, str], *, every: 
     configure(config.log_level, config.log_format)
     await server.start()
     exporter = Exporter(config)
-    chaos = asyncio.create_task(_outages(server, every, duration))
-    greeting = asyncio.create_task(_greet(exporter, server, duration))
+    tasks = [
+        asyncio.create_task(_outages(server, every, duration)),
+        asyncio.create_task(_greet(exporter, server, duration, app_log)),
+        asyncio.create_task(DemoApp(server.url, app_log).run()),
+    ]
     try:
         await run_until_signalled(exporter)
     finally:
-        for task in (chaos, greeting):
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(chaos, greeting, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
         await server.close()
+        workdir.cleanup()
     return 0
 
 
-async def _greet(exporter: Exporter, server: NatsServer, outage: float) -> None:
+async def _greet(exporter: Exporter, server: NatsServer, outage: float, app_log: Path) -> None:
     await exporter.listening.wait()
     for host, port in exporter.bound_addresses:
         base = f"http://{host}:{port}"
         print(
             f"\n  Probing:     {server.url} (stopped for {outage:g}s every cycle)"
+            f"\n  App log:     {app_log} (a nats-py client logging the guide's three lines)"
             f"\n  Status page: {base}/\n  Metrics:     {base}/metrics\n  Stop:        Ctrl-C\n",
             flush=True,
         )

@@ -38,6 +38,17 @@ async def test_demo_shows_success_outage_and_recovery() -> None:
                 return seen[:3] == [1.0, 0.0, 1.0]
 
             await wait_for(probe_success_history, timeout=20, message="success, then failure, then recovery")
+
+            async def app_logged_every_event() -> bool:
+                async with http.get(f"http://127.0.0.1:{port}/metrics") as response:
+                    samples = parse_samples(await response.text())
+                counts = [
+                    value(samples, "nats_connectivity_log_events_total", namespace="", app="demo-app", event=event)
+                    for event in ("connected", "lost", "failed")
+                ]
+                return all(count and count >= 1 for count in counts)
+
+            await wait_for(app_logged_every_event, timeout=20, message="the demo app's three log lines counted")
             async with http.get(f"http://127.0.0.1:{port}/") as response:
                 page = await response.text()
         assert "connection_refused" in page
