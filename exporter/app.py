@@ -47,7 +47,7 @@ class Exporter:
             on_reload=self._web_config_reloaded,
         )
         self.exposition = Exposition(self.metrics, self.board)
-        self.logwatch = LogWatch(config.logs, self.metrics) if config.logs.enabled else None
+        self.logwatch = LogWatch(config.logs, self.metrics, config.kubeconfig) if config.logs.enabled else None
         self.board.on_change = self.metrics.on_change = self.exposition.changed
         self.bound_addresses: list[tuple[str, int]] = []
         self._stopping = asyncio.Event()
@@ -118,6 +118,8 @@ class Exporter:
                 await supervisor.close(grace=SHUTDOWN_GRACE)
         finally:
             self._supervisor = None
+            if self.logwatch is not None:
+                await self.logwatch.close()
             await runner.cleanup()
 
     async def reload(self) -> tuple[bool, str]:

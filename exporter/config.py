@@ -227,7 +227,7 @@ def load_config(args: argparse.Namespace, environ: Mapping[str, str]) -> Config:
         log_format=log_format,
         kubeconfig=kubeconfig,
         config_file=args.config,
-        logs=load_log_settings(args, mapping(document, "logs")),
+        logs=load_log_settings(args, mapping(document, "logs"), environ),
         probe_allowed_hosts=tuple(allowed_hosts),
         idle_timeout=idle_timeout,
     )

@@ -226,6 +226,9 @@ class ExporterMetrics:
             registry=registry,
         )
 
+    def count_kubernetes_error(self, operation: str, code: str) -> None:
+        self.kubernetes_errors.labels(operation, code).inc()
+
     def add_target(self, name: str) -> TargetMetrics:
         if name not in self.targets:
             self.targets[name] = TargetMetrics(name, self._board, self.on_change)

@@ -51,6 +51,9 @@ class Supervisor:
     def names(self) -> list[str]:
         return list(self._tasks)
 
+    def running(self, name: str) -> bool:
+        return name in self._tasks
+
     async def close(self, grace: float = 0.0) -> None:
         """Give the workers `grace` seconds to finish on their own (they watch their stop event), then cancel."""
         tasks = list(self._tasks.values())
@@ -62,6 +65,14 @@ class Supervisor:
         await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _keep_running(self, name: str, factory: WorkerFactory) -> None:
+        try:
+            await self._restart_on_failure(name, factory)
+        finally:
+            # A worker that finished (a log stream whose container is gone) leaves no trace behind.
+            if self._tasks.get(name) is asyncio.current_task():
+                del self._tasks[name]
+
+    async def _restart_on_failure(self, name: str, factory: WorkerFactory) -> None:
         loop = asyncio.get_running_loop()
         failures = 0
         while True:

@@ -4,26 +4,51 @@ from __future__ import annotations
 
 import asyncio
 
+from ..kube.client import KubeApi
 from ..metrics import ExporterMetrics, LogCollector
 from ..supervisor import Supervisor, WorkerFactory
 from .file_source import follow_file
+from .followers import PodFollowers
 from .lines import LineCounter
 from .matcher import Matcher
+from .pods import watch_pods
 from .settings import LogSettings
 from .tally import LogSource, LogTally
 
 
 class LogWatch:
-    def __init__(self, settings: LogSettings, metrics: ExporterMetrics) -> None:
+    def __init__(self, settings: LogSettings, metrics: ExporterMetrics, kubeconfig: str | None) -> None:
         self.settings = settings
         self.tally = LogTally(per_pod=settings.per_pod)
         self.matcher = Matcher(settings.patterns)
+        self._kubeconfig = kubeconfig
+        self._count_error = metrics.count_kubernetes_error
+        self.api: KubeApi | None = None
+        self.followers: PodFollowers | None = None
         metrics.registry.register(LogCollector(self.tally))
 
     def start(self, supervisor: Supervisor, stopping: asyncio.Event) -> None:
+        selector = self.settings.selector
+        if selector is not None:
+            api = self.api = KubeApi(self._kubeconfig, count_error=self._count_error)
+            followers = PodFollowers(api, self.settings, self.matcher, self.tally, supervisor, stopping)
+            self.followers = followers
+            for namespace in self.settings.namespaces or (None,):
+                supervisor.start(
+                    f"pods:{namespace or '*'}", self._pod_watcher(api, followers, namespace, selector, stopping)
+                )
         for app, path in self.settings.files:
             counter = LineCounter(LogSource(namespace="", app=app), self.matcher, self.tally, timestamps=False)
             supervisor.start(f"logfile:{app}:{path}", self._file_worker(path, counter, stopping))
+
+    def _pod_watcher(
+        self, api: KubeApi, followers: PodFollowers, namespace: str | None, selector: str, stopping: asyncio.Event
+    ) -> WorkerFactory:
+        return lambda: watch_pods(api, namespace, selector, self.settings.app_labels, followers, stopping)
+
+    async def close(self) -> None:
+        if self.api is not None:
+            await self.api.close()
 
     def _file_worker(self, path: str, counter: LineCounter, stopping: asyncio.Event) -> WorkerFactory:
         return lambda: follow_file(path, counter, stopping, from_start=self.settings.from_start)

@@ -28,6 +28,7 @@ from typing import Any
 
 from ..validate import ConfigError, boolean, duration, names, reject_unknown, text
 from .matcher import DEFAULT_SUBSTRINGS, Event, Patterns
+from .pods import shard_from_ordinal
 
 DEFAULT_APP_LABELS = ("app.kubernetes.io/name", "app")
 DEFAULT_SILENCE_TIMEOUT = 300.0
@@ -58,6 +59,8 @@ class LogSettings:
     silence_timeout: float = DEFAULT_SILENCE_TIMEOUT
     max_stream_lifetime: float = DEFAULT_MAX_STREAM_LIFETIME
     patterns: Patterns = field(default_factory=Patterns.defaults)
+    shard: int = 0
+    total_shards: int = 1
 
     @property
     def follows_pods(self) -> bool:
@@ -77,9 +80,15 @@ def add_log_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--logs.file", dest="logs_files", action="append", metavar="APP=PATH", help="follow a local file (repeatable)"
     )
+    parser.add_argument("--shard", dest="shard", type=str, metavar="N", help="this replica's share of the pods")
+    parser.add_argument(
+        "--total-shards", dest="total_shards", type=str, metavar="M", help="replicas sharing the pods (default 1)"
+    )
 
 
-def load_log_settings(args: argparse.Namespace, raw: Mapping[str, Any]) -> LogSettings:
+def load_log_settings(
+    args: argparse.Namespace, raw: Mapping[str, Any], environ: Mapping[str, str] | None = None
+) -> LogSettings:
     reject_unknown(raw, _KEYS, prefix="logs.")
     selector = getattr(args, "logs_selector", None) or text("logs.selector", raw.get("selector"))
     namespaces = names("--logs.namespaces", getattr(args, "logs_namespaces", None)) or names(
@@ -102,6 +111,7 @@ def load_log_settings(args: argparse.Namespace, raw: Mapping[str, Any]) -> LogSe
             "logs.max_stream_lifetime", raw.get("max_stream_lifetime"), DEFAULT_MAX_STREAM_LIFETIME
         ),
         patterns=_patterns(raw.get("patterns")),
+        **_sharding(args, environ or {}),
     )
 
 
@@ -136,6 +146,31 @@ def _patterns(raw: object) -> Patterns:
         substrings[event] = tuple(texts)  # configured patterns replace that event's default
         regexes[event] = tuple(expressions)
     return Patterns(substrings=substrings, regexes=regexes)
+
+
+def _sharding(args: argparse.Namespace, environ: Mapping[str, str]) -> dict[str, int]:
+    """`--shard N --total-shards M`; without --shard, a StatefulSet pod's ordinal (from POD_NAME or HOSTNAME)."""
+    total = _count("--total-shards", getattr(args, "total_shards", None) or "1", minimum=1)
+    shard_text = getattr(args, "shard", None)
+    if shard_text is not None:
+        shard = _count("--shard", shard_text, minimum=0)
+    elif total > 1:
+        pod_name = environ.get("POD_NAME") or environ.get("HOSTNAME") or ""
+        ordinal = shard_from_ordinal(pod_name)
+        if ordinal is None:
+            raise ConfigError("--shard", None, "a shard number, or a StatefulSet pod name ending in -N in POD_NAME")
+        shard = ordinal
+    else:
+        shard = 0
+    if shard >= total:
+        raise ConfigError("--shard", shard, f"a number below --total-shards ({total})")
+    return {"shard": shard, "total_shards": total}
+
+
+def _count(key: str, value: str, *, minimum: int) -> int:
+    if not value.isdigit() or int(value) < minimum:
+        raise ConfigError(key, value, f"a whole number of at least {minimum}")
+    return int(value)
 
 
 def _files(flags: list[str] | None, raw: object) -> tuple[tuple[str, str], ...]:

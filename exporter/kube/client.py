@@ -1,0 +1,165 @@
+"""The Kubernetes API through the official client (`kubernetes.aio`): its configuration, auth and transport.
+
+Requests go through the client's `param_serialize`/`call_api` with `_preload_content=False` and the JSON stays
+plain dicts: the generated operations lack `sinceTime` for pod logs, and building model objects for thousands of
+pods and watch events would cost more than everything else the exporter does. Every error is counted in
+`kubernetes_errors_total{operation,code}` and logged once per change, never fatal.
+
+Credentials: in-cluster (the client re-reads the rotating service-account token), else `--kubeconfig`, else
+`KUBECONFIG`/`~/.kube/config`. A 401 reloads the configuration, so a rotated token in a kubeconfig is picked up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+import aiohttp
+from kubernetes.aio import client as _client
+from kubernetes.aio import config as _config
+
+log = logging.getLogger(__name__)
+
+# The package ships py.typed but leaves these unannotated; one typed seam keeps mypy strict everywhere else.
+_ApiClient: Any = _client.ApiClient
+_Configuration: Any = _client.Configuration
+_load_incluster_config: Any = _config.load_incluster_config
+_new_client_from_config: Any = _config.new_client_from_config
+_ConfigException: type[Exception] = _config.ConfigException
+
+CONNECT_TIMEOUT = 10.0
+REQUEST_TIMEOUT = 30.0
+
+
+class KubeError(Exception):
+    """An API call failed: `code` is the HTTP status, or `network` / `timeout` / `config`."""
+
+    def __init__(self, operation: str, code: str, message: str) -> None:
+        self.operation, self.code, self.message = operation, code, message
+        super().__init__(f"{operation}: {code}: {message}")
+
+
+ErrorCounter = Callable[[str, str], None]
+
+
+class KubeApi:
+    def __init__(
+        self,
+        kubeconfig: str | None,
+        *,
+        environ: Mapping[str, str] | None = None,
+        count_error: ErrorCounter | None = None,
+    ) -> None:
+        self._kubeconfig = kubeconfig
+        self._environ = os.environ if environ is None else environ
+        self._count_error = count_error
+        self._client: Any = None
+        self._lock = asyncio.Lock()
+        self._last_logged: dict[str, str] = {}  # operation -> code last logged, to log once per change
+
+    async def _api_client(self) -> Any:
+        async with self._lock:
+            if self._client is None:
+                self._client = await self._new_client()
+            return self._client
+
+    async def _new_client(self) -> Any:
+        configuration = _Configuration()
+        in_cluster = "KUBERNETES_SERVICE_HOST" in self._environ and not self._kubeconfig
+        try:
+            if in_cluster:
+                _load_incluster_config(client_configuration=configuration)
+                configuration.connection_pool_maxsize = 0  # one connection per followed stream: no limit
+                return _ApiClient(configuration)
+            api_client = await _new_client_from_config(config_file=self._kubeconfig or self._environ.get("KUBECONFIG"))
+        except (_ConfigException, OSError, ValueError) as exc:
+            raise self._failed("config", "config", str(exc)) from None
+        api_client.configuration.connection_pool_maxsize = 0
+        return api_client
+
+    async def reload(self) -> None:
+        """Forget the client: the next call reads the credentials again (after a 401: a rotated token)."""
+        async with self._lock:
+            old, self._client = self._client, None
+        if old is not None:
+            await old.close()
+
+    async def close(self) -> None:
+        await self.reload()
+
+    async def get_json(
+        self, operation: str, path: str, query: Sequence[tuple[str, str]] = (), *, timeout: float = REQUEST_TIMEOUT
+    ) -> dict[str, Any]:
+        async with self.stream(operation, path, query, timeout=timeout) as response:
+            try:
+                async with asyncio.timeout(timeout):
+                    document = await response.json(content_type=None)
+            except (TimeoutError, aiohttp.ClientError, ValueError) as exc:
+                raise self._failed(operation, "network", f"reading the answer: {type(exc).__name__}") from None
+        if not isinstance(document, dict):
+            raise self._failed(operation, "invalid", "the answer is not a JSON object")
+        return document
+
+    @asynccontextmanager
+    async def stream(
+        self, operation: str, path: str, query: Sequence[tuple[str, str]] = (), *, timeout: float = REQUEST_TIMEOUT
+    ) -> AsyncIterator[aiohttp.ClientResponse]:
+        """An open response with status 200 (raises KubeError otherwise); its body is read by the caller."""
+        api_client = await self._api_client()
+        params = await api_client.param_serialize(
+            method="GET",
+            resource_path=path,
+            query_params=list(query),
+            header_params={"Accept": "application/json, */*"},
+            auth_settings=["BearerToken"],
+        )
+        # Connecting is bounded here; reading is bounded by the caller (a watch or a log stream reads for long).
+        request_timeout = aiohttp.ClientTimeout(total=None, sock_connect=CONNECT_TIMEOUT, connect=timeout)
+        try:
+            result = await api_client.call_api(*params, _request_timeout=request_timeout, _preload_content=False)
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            raise self._failed(operation, "network", type(exc).__name__) from None
+        response: aiohttp.ClientResponse = result.response
+        try:
+            if response.status != 200:
+                message = await _status_message(response)
+                if response.status == 401:
+                    await self.reload()
+                raise self._failed(operation, str(response.status), message)
+            self._recovered(operation)
+            yield response
+        finally:
+            response.release()
+
+    def _failed(self, operation: str, code: str, message: str) -> KubeError:
+        if self._count_error is not None:
+            self._count_error(operation, code)
+        if self._last_logged.get(operation) != code:
+            self._last_logged[operation] = code
+            log.warning("Kubernetes API error", extra={"operation": operation, "code": code, "error": message})
+        return KubeError(operation, code, message)
+
+    def _recovered(self, operation: str) -> None:
+        if self._last_logged.pop(operation, None) is not None:
+            log.info("Kubernetes API call works again", extra={"operation": operation})
+
+
+async def _status_message(response: aiohttp.ClientResponse) -> str:
+    """The `message` of a Kubernetes Status object, else the start of the body."""
+    try:
+        async with asyncio.timeout(5):
+            body = await response.read()
+    except (TimeoutError, aiohttp.ClientError):
+        return f"HTTP {response.status}"
+    try:
+        status = json.loads(body)
+    except ValueError:
+        return body[:200].decode(errors="replace")
+    if isinstance(status, dict) and isinstance(status.get("message"), str):
+        return str(status["message"])
+    return f"HTTP {response.status}"

@@ -1,0 +1,114 @@
+"""The set of followed container instances, kept in step with the pods the watchers report."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+
+from ..kube.client import KubeApi
+from ..supervisor import Supervisor, WorkerFactory
+from .lines import LineCounter
+from .matcher import Matcher
+from .pod_logs import ContainerFollower, FollowSettings, Start
+from .pods import PodInfo, PodSink, in_shard
+from .settings import LogSettings
+from .tally import LogSource, LogTally
+
+log = logging.getLogger(__name__)
+
+REMOVE_GRACE = 3.0  # a deleted pod's streams end on their own; one that only stopped matching is cut after this
+
+
+class PodFollowers(PodSink):
+    def __init__(
+        self,
+        api: KubeApi,
+        settings: LogSettings,
+        matcher: Matcher,
+        tally: LogTally,
+        supervisor: Supervisor,
+        stopping: asyncio.Event,
+    ) -> None:
+        self._api = api
+        self._settings = settings
+        self._matcher = matcher
+        self._tally = tally
+        self._supervisor = supervisor
+        self._stopping = stopping
+        self._follow = FollowSettings(settings.silence_timeout, settings.max_stream_lifetime, settings.app_labels)
+        self.pods: dict[str, PodInfo] = {}  # by uid
+        self._workers: dict[str, set[str]] = {}  # uid -> names of its followers' workers
+        self._pending: set[asyncio.Task[None]] = set()
+
+    def replace_all(self, scope: str | None, pods: Sequence[PodInfo], *, initial: bool) -> None:
+        listed = {pod.uid for pod in pods}
+        for uid, pod in list(self.pods.items()):
+            if (scope is None or pod.namespace == scope) and uid not in listed:
+                self.remove(pod.namespace, uid)
+        for pod in pods:
+            self._upsert(pod, initial=initial)
+
+    def upsert(self, pod: PodInfo) -> None:
+        self._upsert(pod, initial=False)
+
+    def _upsert(self, pod: PodInfo, *, initial: bool) -> None:
+        if not in_shard(pod.uid, self._settings.shard, self._settings.total_shards):
+            return
+        known = pod.uid in self.pods
+        self.pods[pod.uid] = pod
+        if not known:
+            self._tally.add_pod(self._source(pod, ""))
+        containers = self._settings.containers
+        for instance in pod.running:
+            if containers and instance.name not in containers:
+                continue
+            name = f"logs:{pod.namespace}/{pod.name}/{instance.name}/{instance.container_id}"
+            if self._supervisor.running(name) or name in self._workers.get(pod.uid, ()):
+                continue
+            # A pod already running when the exporter started is counted from now (unless from_start); a pod
+            # or container instance that appears later is new, and counted from its first line.
+            start = Start.NOW if initial and not self._settings.from_start else Start.BEGINNING
+            counter = LineCounter(self._source(pod, instance.name), self._matcher, self._tally, timestamps=True)
+            follower = ContainerFollower(self._api, pod, instance, counter, self._follow, start=start)
+            self._workers.setdefault(pod.uid, set()).add(name)
+            self._supervisor.start(name, self._worker(pod, name, follower))
+
+    def _worker(self, pod: PodInfo, name: str, follower: ContainerFollower) -> WorkerFactory:
+        async def run() -> None:
+            try:
+                await follower.run(self._stopping)
+            finally:
+                self._finished(pod, name)
+
+        return run
+
+    def _finished(self, pod: PodInfo, name: str) -> None:
+        workers = self._workers.get(pod.uid)
+        if workers is not None:
+            workers.discard(name)
+            if not workers and pod.uid not in self.pods:
+                del self._workers[pod.uid]
+                self._tally.remove_pod(self._source(pod, ""))
+
+    def remove(self, namespace: str, uid: str) -> None:
+        pod = self.pods.pop(uid, None)
+        if pod is None:
+            return
+        if not self._workers.get(uid):
+            self._workers.pop(uid, None)
+            self._tally.remove_pod(self._source(pod, ""))
+            return
+        task = asyncio.get_running_loop().create_task(self._cut_after_grace(uid))
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+
+    async def _cut_after_grace(self, uid: str) -> None:
+        await asyncio.sleep(REMOVE_GRACE)
+        if uid in self.pods:
+            return  # it came back (relisted, or its labels match again)
+        for name in list(self._workers.get(uid, ())):
+            await self._supervisor.stop(name)
+
+    def _source(self, pod: PodInfo, container: str) -> LogSource:
+        return LogSource(namespace=pod.namespace, app=pod.app, pod=pod.name, container=container)

@@ -1,0 +1,174 @@
+"""Following one container instance's log through the API, exactly: every line once, none lost.
+
+A stream ends when the instance terminates or the pod goes (as kubelet ends it), and may also drop, stall
+silently (kubelet log rotation before Kubernetes 1.29, kubernetes issue 115701) or live too long. Each time, the
+follower asks the API what became of its instance: still running, it resumes with `sinceTime` (the line counter
+skips the replayed second); terminated with lines unread, it reads the rest with `previous=true`; gone, it stops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+
+import aiohttp
+
+from ..kube.client import KubeApi, KubeError
+from ..supervisor import wait_or_stop
+from .lines import LineCounter, ResumePoint, since_time
+from .pods import ContainerInstance, PodInfo, pod_info
+from .tally import StreamState
+
+log = logging.getLogger(__name__)
+
+READ_SIZE = 64 * 1024
+MAX_BACKOFF = 30.0
+
+
+class Start(StrEnum):
+    NOW = "now"  # a pod that was already running when the exporter started: count from now
+    BEGINNING = "beginning"  # a new pod or a new container instance: count all of it
+
+
+class StreamEnd(StrEnum):
+    ENDED = "ended"
+    SILENCE = "silence"
+    LIFETIME = "lifetime"
+    ERROR = "error"
+    STOPPING = "stopping"
+
+
+@dataclass(frozen=True, slots=True)
+class FollowSettings:
+    silence_timeout: float
+    max_stream_lifetime: float
+    app_labels: tuple[str, ...]
+
+
+class ContainerFollower:
+    def __init__(
+        self,
+        api: KubeApi,
+        pod: PodInfo,
+        instance: ContainerInstance,
+        counter: LineCounter,
+        settings: FollowSettings,
+        *,
+        start: Start,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._api = api
+        self._pod = pod
+        self._instance = instance
+        self._counter = counter
+        self._settings = settings
+        self._start = start
+        self._clock = clock
+        self._path = f"/api/v1/namespaces/{pod.namespace}/pods/{pod.name}/log"
+        self._opened_ns = 0
+        self.key = (pod.uid, instance.name, instance.container_id)
+
+    async def run(self, stopping: asyncio.Event) -> None:
+        tally = self._counter.tally
+        failures = 0
+        opened = False
+        previous = False
+        try:
+            while not stopping.is_set():
+                query = [("container", self._instance.name), ("timestamps", "true")]
+                query += [("previous", "true")] if previous else [("follow", "true")]
+                query += self._position(opened)
+                opened = True
+                tally.set_stream(self.key, StreamState.FOLLOWING)
+                try:
+                    async with self._api.stream("pod logs", self._path, query) as response:
+                        failures = 0
+                        end = await self._read(response, stopping)
+                except KubeError as exc:
+                    if exc.code == "404":
+                        return  # the pod is gone
+                    end, failures = StreamEnd.ERROR, failures + 1
+                self._counter.drop_partial()
+                if end is StreamEnd.STOPPING or previous:
+                    return  # a `previous` read is complete in one request
+                tally.stream_restarted(end.value)
+                tally.set_stream(self.key, StreamState.RETRYING)
+                if end is StreamEnd.ENDED or end is StreamEnd.ERROR:
+                    fate = await self._fate()
+                    if fate == "gone":
+                        return
+                    previous = fate == "previous"
+                if failures and await wait_or_stop(stopping, _backoff(failures)):
+                    return
+        finally:
+            tally.set_stream(self.key, None)
+
+    def _position(self, opened: bool) -> list[tuple[str, str]]:
+        """Where the next stream starts: from the last counted line, or per `start` the first time."""
+        counter = self._counter
+        if counter.resume.at >= 0:
+            counter.start_resume()
+            return [("sinceTime", since_time(counter.resume.at))]
+        if opened:
+            if self._start is Start.NOW:
+                # Nothing counted yet since "now": resume from when the first stream opened.
+                counter.resume = ResumePoint(self._opened_ns - 1, 0)
+                counter.start_resume()
+                return [("sinceTime", since_time(self._opened_ns))]
+            return []  # from the instance's beginning again; nothing was counted
+        self._opened_ns = time.time_ns()
+        return [("tailLines", "0")] if self._start is Start.NOW else []
+
+    async def _read(self, response: aiohttp.ClientResponse, stopping: asyncio.Event) -> StreamEnd:
+        deadline = asyncio.get_running_loop().time() + self._settings.max_stream_lifetime
+        stop = asyncio.ensure_future(stopping.wait())
+        try:
+            while True:
+                remaining = deadline - asyncio.get_running_loop().time()
+                if remaining <= 0:
+                    return StreamEnd.LIFETIME
+                read = asyncio.ensure_future(response.content.readany())
+                done, _ = await asyncio.wait(
+                    {read, stop}, timeout=min(self._settings.silence_timeout, remaining), return_when="FIRST_COMPLETED"
+                )
+                if stop in done:
+                    read.cancel()
+                    return StreamEnd.STOPPING
+                if read not in done:
+                    read.cancel()
+                    return StreamEnd.SILENCE if remaining > self._settings.silence_timeout else StreamEnd.LIFETIME
+                try:
+                    data = read.result()
+                except (aiohttp.ClientError, OSError):
+                    return StreamEnd.ERROR
+                if not data:
+                    return StreamEnd.ENDED
+                self._counter.feed(data)
+        finally:
+            stop.cancel()
+
+    async def _fate(self) -> str:
+        """After a stream ended: `follow` (resume), `previous` (read the terminated rest) or `gone`."""
+        path = f"/api/v1/namespaces/{self._pod.namespace}/pods/{self._pod.name}"
+        try:
+            obj = await self._api.get_json("get pod", path)
+        except KubeError as exc:
+            return "gone" if exc.code == "404" else "follow"
+        pod = pod_info(obj, self._settings.app_labels)
+        if pod.uid != self._pod.uid:
+            return "gone"
+        name, ours = self._instance.name, self._instance.container_id
+        if pod.current_id(name) == ours:
+            return "follow"
+        if pod.previous_id(name) == ours and self._counter.resume.at >= 0:
+            return "previous"  # it terminated while we were not reading: fetch what we missed
+        return "gone"
+
+
+def _backoff(failures: int) -> float:
+    return float(min(MAX_BACKOFF, 0.5 * 2 ** min(failures, 8)) * random.uniform(0.5, 1.0))

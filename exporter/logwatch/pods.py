@@ -1,0 +1,184 @@
+"""Which application pods to follow: list-then-watch by label selector, per namespace, sharded by pod UID.
+
+Pods are kept as the few fields the followers need, read from the API's JSON. A watch that fails with 410 Gone
+(history compacted) or an ERROR event relists; other errors back off. A pod whose labels stop matching arrives as
+DELETED, as the API server reports it to a watch with a selector.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import random
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+
+from ..kube.client import KubeApi, KubeError
+from ..supervisor import wait_or_stop
+
+log = logging.getLogger(__name__)
+
+WATCH_TIMEOUT_SECONDS = 300  # the API server ends a watch after this; it is reopened from the last version
+WATCH_READ_TIMEOUT = WATCH_TIMEOUT_SECONDS + 60  # with bookmarks on, more silence than this is a dead connection
+MAX_BACKOFF = 30.0
+_ORDINAL = re.compile(r"-(\d+)$")
+
+
+@dataclass(frozen=True, slots=True)
+class ContainerInstance:
+    name: str
+    container_id: str  # changes when the container restarts
+
+
+@dataclass(frozen=True, slots=True)
+class PodInfo:
+    namespace: str
+    name: str
+    uid: str
+    app: str
+    running: tuple[ContainerInstance, ...]  # containers with a running instance now
+    previous: tuple[ContainerInstance, ...]  # each container's last terminated instance, when the status says
+
+    def current_id(self, container: str) -> str | None:
+        return next((c.container_id for c in self.running if c.name == container), None)
+
+    def previous_id(self, container: str) -> str | None:
+        return next((c.container_id for c in self.previous if c.name == container), None)
+
+
+def pod_info(obj: Mapping[str, Any], app_labels: Sequence[str]) -> PodInfo:
+    metadata = obj.get("metadata") or {}
+    labels = metadata.get("labels") or {}
+    app = next((str(labels[key]) for key in app_labels if labels.get(key)), "unknown")
+    running: list[ContainerInstance] = []
+    previous: list[ContainerInstance] = []
+    status = obj.get("status") or {}
+    for container in status.get("containerStatuses") or ():
+        name = str(container.get("name", ""))
+        state = container.get("state") or {}
+        if "running" in state and container.get("containerID"):
+            running.append(ContainerInstance(name, str(container["containerID"])))
+        terminated = (container.get("lastState") or {}).get("terminated") or {}
+        if terminated.get("containerID"):
+            previous.append(ContainerInstance(name, str(terminated["containerID"])))
+    return PodInfo(
+        namespace=str(metadata.get("namespace", "")),
+        name=str(metadata.get("name", "")),
+        uid=str(metadata.get("uid", "")),
+        app=app,
+        running=tuple(running) if status.get("phase") == "Running" else (),
+        previous=tuple(previous),
+    )
+
+
+def in_shard(uid: str, shard: int, total: int) -> bool:
+    """Consistent across replicas and restarts: a pod belongs to exactly one shard, by a hash of its UID."""
+    if total <= 1:
+        return True
+    return int.from_bytes(hashlib.sha256(uid.encode()).digest()[:8], "big") % total == shard
+
+
+def shard_from_ordinal(pod_name: str) -> int | None:
+    """A StatefulSet pod's ordinal (`exporter-2` is shard 2)."""
+    match = _ORDINAL.search(pod_name)
+    return int(match.group(1)) if match else None
+
+
+class PodSink:
+    """What the watcher tells: the full set after a (re)list, then each change."""
+
+    def replace_all(self, scope: str | None, pods: Sequence[PodInfo], *, initial: bool) -> None: ...
+    def upsert(self, pod: PodInfo) -> None: ...
+    def remove(self, namespace: str, uid: str) -> None: ...
+
+
+async def watch_pods(
+    api: KubeApi,
+    namespace: str | None,
+    selector: str,
+    app_labels: Sequence[str],
+    sink: PodSink,
+    stopping: asyncio.Event,
+    *,
+    rng: Callable[[], float] = random.random,
+) -> None:
+    """List then watch the pods of one namespace (None: all) until `stopping` is set."""
+    path = f"/api/v1/namespaces/{namespace}/pods" if namespace else "/api/v1/pods"
+    initial = True
+    failures = 0
+    while not stopping.is_set():
+        try:
+            listed = await api.get_json("list pods", path, [("labelSelector", selector)])
+            version = str((listed.get("metadata") or {}).get("resourceVersion", ""))
+            pods = [pod_info(item, app_labels) for item in listed.get("items") or ()]
+            sink.replace_all(namespace, pods, initial=initial)
+            initial = False
+            failures = 0
+            while not stopping.is_set():
+                version = await _watch_once(api, path, selector, version, app_labels, sink, stopping)
+        except _Relist:
+            continue  # history compacted (410): list again, at once
+        except KubeError:
+            failures += 1
+        delay = min(MAX_BACKOFF, 0.5 * 2 ** min(failures, 8)) * (0.5 + rng() / 2)
+        if await wait_or_stop(stopping, delay):
+            return
+
+
+class _Relist(Exception):
+    pass
+
+
+async def _watch_once(
+    api: KubeApi,
+    path: str,
+    selector: str,
+    version: str,
+    app_labels: Sequence[str],
+    sink: PodSink,
+    stopping: asyncio.Event,
+) -> str:
+    """One watch request; returns the version to continue from, or raises _Relist."""
+    query = [
+        ("labelSelector", selector),
+        ("watch", "true"),
+        ("resourceVersion", version),
+        ("allowWatchBookmarks", "true"),
+        ("timeoutSeconds", str(WATCH_TIMEOUT_SECONDS)),
+    ]
+    async with api.stream("watch pods", path, query) as response:
+        while not stopping.is_set():
+            try:
+                async with asyncio.timeout(WATCH_READ_TIMEOUT):
+                    line = await response.content.readline()
+            except (TimeoutError, aiohttp.ClientError):
+                return version  # a dead or broken connection: watch again from where we are
+            except ValueError:  # an event larger than the reader's line limit: the list will have it
+                raise _Relist from None
+            if not line:
+                return version  # the server ended the watch (timeoutSeconds)
+            try:
+                event = json.loads(line)
+                kind, obj = event["type"], event["object"]
+            except (ValueError, KeyError, TypeError):
+                log.warning("unreadable watch event; relisting", extra={"bytes": len(line)})
+                raise _Relist from None
+            if kind == "ERROR":
+                if obj.get("code") != 410:
+                    log.warning("watch error; relisting", extra={"error": obj.get("message", "")})
+                raise _Relist
+            version = str((obj.get("metadata") or {}).get("resourceVersion", version))
+            if kind == "BOOKMARK":
+                continue
+            pod = pod_info(obj, app_labels)
+            if kind == "DELETED":
+                sink.remove(pod.namespace, pod.uid)
+            else:
+                sink.upsert(pod)
+    return version
