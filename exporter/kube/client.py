@@ -34,6 +34,7 @@ _ConfigException: type[Exception] = _config.ConfigException
 
 CONNECT_TIMEOUT = 10.0
 REQUEST_TIMEOUT = 30.0
+RETIRE_AFTER = 60.0  # seconds a replaced client stays open for the requests still using it
 
 
 class KubeError(Exception):
@@ -59,6 +60,7 @@ class KubeApi:
         self._environ = os.environ if environ is None else environ
         self._count_error = count_error
         self._client: Any = None
+        self._retiring: set[asyncio.Task[None]] = set()
         self._lock = asyncio.Lock()
         self._last_logged: dict[str, str] = {}  # operation -> code last logged, to log once per change
 
@@ -82,15 +84,32 @@ class KubeApi:
         api_client.configuration.connection_pool_maxsize = 0
         return api_client
 
-    async def reload(self) -> None:
-        """Forget the client: the next call reads the credentials again (after a 401: a rotated token)."""
+    async def reload(self, rejected: Any) -> None:
+        """After a 401 from `rejected`: the next call reads the credentials again (a rotated token). A burst of
+        401s from one client replaces it once. Streams opened with the old client go on until it is retired;
+        then they fail and resume, exactly, with the new one."""
         async with self._lock:
+            if self._client is not rejected or rejected is None:
+                return
             old, self._client = self._client, None
-        if old is not None:
+        task = asyncio.get_running_loop().create_task(self._retire(old))
+        self._retiring.add(task)
+        task.add_done_callback(self._retiring.discard)
+
+    async def _retire(self, old: Any) -> None:
+        try:
+            await asyncio.sleep(RETIRE_AFTER)
+        finally:
             await old.close()
 
     async def close(self) -> None:
-        await self.reload()
+        for task in list(self._retiring):
+            task.cancel()
+        await asyncio.gather(*self._retiring, return_exceptions=True)
+        async with self._lock:
+            current, self._client = self._client, None
+        if current is not None:
+            await current.close()
 
     async def get_json(
         self, operation: str, path: str, query: Sequence[tuple[str, str]] = (), *, timeout: float = REQUEST_TIMEOUT
@@ -129,7 +148,7 @@ class KubeApi:
             if response.status != 200:
                 message = await _status_message(response)
                 if response.status == 401:
-                    await self.reload()
+                    await self.reload(api_client)
                 raise self._failed(operation, str(response.status), message)
             self._recovered(operation)
             yield response
