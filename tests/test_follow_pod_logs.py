@@ -189,3 +189,64 @@ async def test_per_pod_series_go_with_the_pod_and_app_counters_never_go_back(
     )
     assert value(samples, "nats_connectivity_log_lines_total", namespace=NS, app="api", pod="api-0") is None
     assert value(samples, "nats_connectivity_log_events_total", namespace=NS, app="api", pod="", event="lost") == 1
+
+
+@pytest.mark.parametrize(
+    ("settings", "reason"),
+    [("silence_timeout: 500ms", "silence"), ("silence_timeout: 1m, max_stream_lifetime: 1s", "lifetime")],
+)
+async def test_silent_or_old_streams_are_reopened_and_nothing_is_lost(
+    start_exporter: ExporterFactory, nats_server: NatsServer, kube: FakeKube, tmp_path: Path, settings: str, reason: str
+) -> None:
+    config = tmp_path / "logs.yaml"
+    config.write_text(f"logs: {{{settings}}}\n")
+    kube.add_pod(NS, "api-0", labels={"tier": "app", "app": "api"})
+    running = await start_following(start_exporter, nats_server, kube, tmp_path, "--config", str(config))
+    await wait_for(lambda: kube.open_streams("log") == 1, message="the pod followed")
+
+    kube.append_lines(NS, "api-0", [CONNECTED, *[f"line {i}" for i in range(50)]])
+    await wait_for(
+        running.metric_is("nats_connectivity_log_stream_restarts_total", 2, op=">=", reason=reason),
+        message=f"streams reopened ({reason})",
+    )
+    kube.append_lines(NS, "api-0", [f"more {i}" for i in range(500)])
+    samples = await wait_for(lambda: lines_equal(running, "api", 551), message="exact across the reopens")
+    assert count(samples, "log_events_total", "api", event="connected") == 1
+
+
+async def test_from_start_counts_existing_lines_and_odd_lines_count_once(
+    start_exporter: ExporterFactory, nats_server: NatsServer, kube: FakeKube, tmp_path: Path
+) -> None:
+    kube.add_pod(NS, "api-0", labels={"tier": "app", "app": "api"})
+    kube.append_lines(
+        NS, "api-0", [CONNECTED, "x" * (1024 * 1024) + " " + LOST, b"\xff\xfe invalid " + FAILED.encode()]
+    )
+    running = await start_following(start_exporter, nats_server, kube, tmp_path, "--logs.from-start")
+
+    samples = await wait_for(lambda: lines_equal(running, "api", 3), message="the existing lines, from the start")
+    for event in ("connected", "lost", "failed"):
+        assert count(samples, "log_events_total", "api", event=event) == 1, event
+
+
+async def test_two_shards_split_the_pods_between_them(
+    start_exporter: ExporterFactory, nats_server: NatsServer, kube: FakeKube, tmp_path: Path
+) -> None:
+    for i in range(12):
+        kube.add_pod(NS, f"api-{i}", labels={"tier": "app", "app": "api"})
+    shards = [
+        await start_following(
+            start_exporter, nats_server, kube, tmp_path, "--shard", str(n), "--total-shards", "2", "--logs.from-start"
+        )
+        for n in (0, 1)
+    ]
+    await wait_for(lambda: kube.open_streams("log") == 12, message="every pod followed by exactly one shard")
+    for i in range(12):
+        kube.append_lines(NS, f"api-{i}", [CONNECTED])
+
+    async def split() -> tuple[float, float] | None:
+        counts = [count(await shard.samples(), "log_lines_total", "api") for shard in shards]
+        return (counts[0], counts[1]) if sum(counts) == 12 else None
+
+    first, second = await wait_for(split, message="the lines split between the shards")
+    assert first > 0
+    assert second > 0
