@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from aiohttp import web
 
 from .config import Config, Target
+from .diagnostics.runner import DiagnosticsBoard, diagnose_forever
 from .exposition import Exposition
+from .kube.client import KubeApi, kube_access_configured
 from .logs import configure_level
 from .logwatch.service import LogWatch
-from .metrics import ExporterMetrics
+from .metrics import DiagnosticsCollector, ExporterMetrics
 from .probe.result import ProbeResult
 from .probe.scheduler import probe_forever
 from .probe.session import Session
@@ -30,13 +33,20 @@ SHUTDOWN_GRACE = 3.0  # seconds for in-flight probes to finish after SIGTERM; th
 
 
 class Exporter:
-    def __init__(self, config: Config, *, reload_source: Callable[[], Config] | None = None) -> None:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        reload_source: Callable[[], Config] | None = None,
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
         """`reload_source` re-reads the configuration (SIGHUP, POST /-/reload); it raises ConfigError if invalid.
 
         Raises ConfigError when the web config file (TLS, basic auth) is invalid.
         """
         self.config = config
         self._reload_source = reload_source
+        environ = os.environ if environ is None else environ
         self._reload_lock = asyncio.Lock()
         self._supervisor: Supervisor | None = None
         self.board = StatusBoard()
@@ -47,7 +57,16 @@ class Exporter:
             on_reload=self._web_config_reloaded,
         )
         self.exposition = Exposition(self.metrics, self.board)
-        self.logwatch = LogWatch(config.logs, self.metrics, config.kubeconfig) if config.logs.enabled else None
+        self.kube: KubeApi | None = None
+        if kube_access_configured(config.kubeconfig, environ):
+            self.kube = KubeApi(config.kubeconfig, environ=environ, count_error=self.metrics.count_kubernetes_error)
+        elif config.logs.follows_pods:
+            raise ConfigError(
+                "--logs.selector", config.logs.selector, "Kubernetes access: in-cluster, --kubeconfig or KUBECONFIG"
+            )
+        self.logwatch = LogWatch(config.logs, self.metrics, self.kube) if config.logs.enabled else None
+        self.diagnostics = DiagnosticsBoard()
+        self.metrics.registry.register(DiagnosticsCollector(self.diagnostics))
         self.board.on_change = self.metrics.on_change = self.exposition.changed
         self.bound_addresses: list[tuple[str, int]] = []
         self._stopping = asyncio.Event()
@@ -111,6 +130,7 @@ class Exporter:
                     supervisor.start("web-config", self.web_security.watch)
                 if self.logwatch is not None:
                     self.logwatch.start(supervisor, self._stopping)
+                self._start_diagnostics(supervisor)
                 for target in self.active_targets:
                     self._start_target(supervisor, target)
                 await self._stopping.wait()
@@ -118,8 +138,8 @@ class Exporter:
                 await supervisor.close(grace=SHUTDOWN_GRACE)
         finally:
             self._supervisor = None
-            if self.logwatch is not None:
-                await self.logwatch.close()
+            if self.kube is not None:
+                await self.kube.close()
             await runner.cleanup()
 
     async def reload(self) -> tuple[bool, str]:
@@ -163,6 +183,13 @@ class Exporter:
         for name, target in wanted.items():
             if previous.get(name) != target:
                 self._start_target(supervisor, target)
+        await supervisor.stop("diagnostics")
+        self._start_diagnostics(supervisor)
+
+    def _start_diagnostics(self, supervisor: Supervisor) -> None:
+        targets, settings, kube, board = self.active_targets, self.config.diagnostics, self.kube, self.diagnostics
+        if targets:
+            supervisor.start("diagnostics", lambda: diagnose_forever(targets, settings, kube, board, self._stopping))
 
     def _start_target(self, supervisor: Supervisor, target: Target) -> None:
         self.board.add_target(target)

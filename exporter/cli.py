@@ -14,6 +14,7 @@ from typing import NoReturn
 from . import __version__
 from .app import Exporter
 from .config import Config, add_config_flags, load_config
+from .diagnostics.command import add_check_arguments, run_check
 from .logs import configure
 from .validate import ConfigError
 
@@ -36,6 +37,9 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", parser_class=OneLineParser)
     serve = commands.add_parser("serve", help="probe the targets and serve /metrics (default)")
     add_config_flags(serve)
+    check = commands.add_parser("check", help="diagnose each target once: the troubleshooting guide as a report")
+    add_config_flags(check)
+    add_check_arguments(check)
     demo = commands.add_parser("demo", help="run everything locally against an embedded nats-server")
     add_config_flags(demo)
     demo.add_argument(
@@ -57,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
-    if not args_list or args_list[0] not in ("serve", "demo", "-h", "--help", "--version"):
+    if not args_list or args_list[0] not in ("serve", "check", "demo", "-h", "--help", "--version"):
         args_list.insert(0, "serve")  # `nats-connectivity-exporter --nats-url ...` means serve
     args = build_parser().parse_args(args_list)
     env = os.environ if environ is None else environ
@@ -65,6 +69,8 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         from .demo import run_demo
 
         return run_demo(args, env)
+    if args.command == "check":
+        return _with_config(args, env, lambda config, _: run_check(config, args.output, sys.stdout, env))
     return _with_config(args, env, serve)
 
 

@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from .diagnostics.settings import DiagnosticsSettings, add_diagnostics_flags, load_diagnostics_settings
 from .durations import format_duration
 from .logwatch.settings import LogSettings, add_log_flags, load_log_settings
 from .nats_url import NatsUrl, UrlError, parse_server_list
@@ -121,6 +122,7 @@ class Config:
     kubeconfig: str | None = None
     config_file: str | None = None
     logs: LogSettings = field(default_factory=LogSettings)
+    diagnostics: DiagnosticsSettings = field(default_factory=DiagnosticsSettings)
     probe_allowed_hosts: tuple[str, ...] = ()  # /probe may reach these (glob on host or host:port) besides targets
     idle_timeout: float = DEFAULT_IDLE_TIMEOUT
 
@@ -154,12 +156,13 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--log.level", dest="log_level", metavar="|".join(LOG_LEVELS))
     parser.add_argument("--log.format", dest="log_format", metavar="|".join(LOG_FORMATS))
     add_log_flags(parser)
+    add_diagnostics_flags(parser)
 
 
 def load_config(args: argparse.Namespace, environ: Mapping[str, str]) -> Config:
     """Merge flags over environment over file into one validated `Config`."""
     document = _read_file(args.config) if args.config else {}
-    reject_unknown(document, ("targets", "probe", "web", "log", "logs", "kubeconfig"), prefix="")
+    reject_unknown(document, ("targets", "probe", "web", "log", "logs", "diagnostics", "kubeconfig"), prefix="")
     probe = mapping(document, "probe")
     web = mapping(document, "web")
     log = mapping(document, "log")
@@ -218,6 +221,7 @@ def load_config(args: argparse.Namespace, environ: Mapping[str, str]) -> Config:
     if not isinstance(allowed_hosts, list) or not all(isinstance(item, str) and item for item in allowed_hosts):
         raise ConfigError("probe.allowed_hosts", allowed_hosts, "a list of host patterns such as '*.nats.svc'")
     kubeconfig = args.kubeconfig or text("kubeconfig", document.get("kubeconfig"))
+    logs = load_log_settings(args, mapping(document, "logs"), environ)
     return Config(
         targets=tuple(targets),
         probing_enabled=enabled,
@@ -227,7 +231,8 @@ def load_config(args: argparse.Namespace, environ: Mapping[str, str]) -> Config:
         log_format=log_format,
         kubeconfig=kubeconfig,
         config_file=args.config,
-        logs=load_log_settings(args, mapping(document, "logs"), environ),
+        logs=logs,
+        diagnostics=load_diagnostics_settings(args, mapping(document, "diagnostics"), environ, logs.selector),
         probe_allowed_hosts=tuple(allowed_hosts),
         idle_timeout=idle_timeout,
     )

@@ -37,6 +37,13 @@ REQUEST_TIMEOUT = 30.0
 RETIRE_AFTER = 60.0  # seconds a replaced client stays open for the requests still using it
 
 
+def kube_access_configured(kubeconfig: str | None, environ: Mapping[str, str]) -> bool:
+    """Whether there is any way to reach an API server: in-cluster, --kubeconfig, KUBECONFIG or ~/.kube/config."""
+    if kubeconfig or environ.get("KUBECONFIG") or "KUBERNETES_SERVICE_HOST" in environ:
+        return True
+    return os.path.exists(os.path.expanduser("~/.kube/config"))
+
+
 class KubeError(Exception):
     """An API call failed: `code` is the HTTP status, or `network` / `timeout` / `config`."""
 

@@ -17,20 +17,17 @@ from .tally import LogSource, LogTally
 
 
 class LogWatch:
-    def __init__(self, settings: LogSettings, metrics: ExporterMetrics, kubeconfig: str | None) -> None:
+    def __init__(self, settings: LogSettings, metrics: ExporterMetrics, api: KubeApi | None) -> None:
         self.settings = settings
         self.tally = LogTally(per_pod=settings.per_pod)
         self.matcher = Matcher(settings.patterns)
-        self._kubeconfig = kubeconfig
-        self._count_error = metrics.count_kubernetes_error
-        self.api: KubeApi | None = None
+        self.api = api
         self.followers: PodFollowers | None = None
         metrics.registry.register(LogCollector(self.tally))
 
     def start(self, supervisor: Supervisor, stopping: asyncio.Event) -> None:
-        selector = self.settings.selector
-        if selector is not None:
-            api = self.api = KubeApi(self._kubeconfig, count_error=self._count_error)
+        selector, api = self.settings.selector, self.api
+        if selector is not None and api is not None:
             followers = PodFollowers(api, self.settings, self.matcher, self.tally, supervisor, stopping)
             self.followers = followers
             for namespace in self.settings.namespaces or (None,):
@@ -45,10 +42,6 @@ class LogWatch:
         self, api: KubeApi, followers: PodFollowers, namespace: str | None, selector: str, stopping: asyncio.Event
     ) -> WorkerFactory:
         return lambda: watch_pods(api, namespace, selector, self.settings.app_labels, followers, stopping)
-
-    async def close(self) -> None:
-        if self.api is not None:
-            await self.api.close()
 
     def _file_worker(self, path: str, counter: LineCounter, stopping: asyncio.Event) -> WorkerFactory:
         return lambda: follow_file(path, counter, stopping, from_start=self.settings.from_start)
