@@ -127,7 +127,7 @@ class Exporter:
             async with Supervisor() as supervisor:
                 self._supervisor = supervisor
                 if self.web_security.path:
-                    supervisor.start("web-config", self.web_security.watch)
+                    supervisor.start("web-config", lambda: self.web_security.watch(self._stopping))
                 if self.logwatch is not None:
                     self.logwatch.start(supervisor, self._stopping)
                 self._start_diagnostics(supervisor)

@@ -33,6 +33,7 @@ from typing import Any
 import bcrypt
 import yaml
 
+from .supervisor import wait_or_stop
 from .validate import ConfigError
 
 log = logging.getLogger(__name__)
@@ -235,9 +236,8 @@ class WebSecurity:
             self._on_reload(accepted)
         return accepted
 
-    async def watch(self, interval: float = 2.0) -> None:
-        while True:
-            await asyncio.sleep(interval)
+    async def watch(self, stopping: asyncio.Event, interval: float = 2.0) -> None:
+        while not await wait_or_stop(stopping, interval):
             self.reload_if_changed()
 
     async def authorized(self, header: str | None) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from exporter.embedded_nats import NatsServer
+from exporter.embedded_nats import NatsServer, free_port
 from tests.conftest import ExporterFactory, value, wait_for
 
 INTERVAL = 1.0
@@ -51,3 +51,15 @@ async def test_stop_then_restart_shows_refused_then_recovery(
     assert value(samples, "nats_connectivity_session_reconnects_total", target="default") == 1
     _, _, page = await running.get("/")
     assert "connection_refused" in page  # the last failure stays on the page after recovery
+
+
+async def test_a_session_that_never_connected_counts_no_disconnect(start_exporter: ExporterFactory) -> None:
+    running = await start_exporter("--nats-url", f"nats://127.0.0.1:{free_port()}", "--probe.interval", "1s")
+    await wait_for(
+        running.metric_is("nats_connectivity_session_connected", 0, target="default"), message="session down"
+    )
+    await wait_for(
+        lambda: running.exporter.board.get("default") is not None and running.exporter.board.ready,
+        message="probed once",
+    )
+    assert await running.metric("nats_connectivity_session_disconnects_total", target="default") == 0

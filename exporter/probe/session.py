@@ -43,6 +43,7 @@ class Session:
         self._waiting: dict[bytes, asyncio.Future[None]] = {}
         self._last_error = ""
         self._closing = False
+        self._established = False  # only a connection that was up can be lost
 
     async def run(self, stopping: asyncio.Event) -> None:
         """Connect (retrying with backoff), then heartbeat every interval until `stopping` is set."""
@@ -73,14 +74,21 @@ class Session:
             )
             try:
                 async with asyncio.timeout(self.target.timeout):
+                    # One bounded attempt: with unlimited attempts nats-py's first connect retries until the
+                    # deadline (nats-py issue #645), hiding the cause and ignoring shutdown.
                     await client.connect(
                         **options,
                         allow_reconnect=True,
-                        max_reconnect_attempts=-1,
-                        reconnect_time_wait=RECONNECT_WAIT,
+                        max_reconnect_attempts=1,
+                        reconnect_time_wait=0,
                         disconnected_cb=self._on_disconnected,
                         reconnected_cb=self._on_reconnected,
                     )
+                # Connected: from now on reconnect forever, patiently, as an application does. nats-py reads
+                # these options at each reconnect.
+                client.options["max_reconnect_attempts"] = -1
+                client.options["reconnect_time_wait"] = RECONNECT_WAIT
+                self._established = True
             except (OSError, nats.errors.Error, ValueError) as exc:
                 await close_quietly(client, CLOSE_TIMEOUT)
                 attempt += 1
@@ -128,8 +136,8 @@ class Session:
             waiter.set_result(None)
 
     async def _on_disconnected(self) -> None:
-        if self._closing:
-            return
+        if self._closing or not self._established:
+            return  # our own close, or the close of a failed first attempt: nothing an application lost
         self._metrics.session_disconnected()
         self._board.set_session_connected(self.target.name, False)
         log.warning(
