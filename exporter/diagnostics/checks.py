@@ -19,6 +19,7 @@ from typing import Any
 from ..config import Target, TLSSettings
 from ..kube.client import KubeApi, KubeError
 from ..kube.names import ServiceName, service_name
+from ..kube.netpol import PodRef, check_dns_egress, check_traffic
 from ..nats_url import NatsUrl
 from ..probe.phases import run_probe
 from ..probe.result import Phase, ProbeResult
@@ -327,6 +328,113 @@ async def _probe_endpoint(target: Target, fqdn: str, pod: str, address: str, por
     return EndpointProbe(pod=pod, address=f"{address}:{port}", result=await run_probe(endpoint_target))
 
 
+async def network_policy(context: CheckContext) -> CheckResult:
+    """NetworkPolicies of both namespaces, judged like Kubernetes would: app egress, NATS ingress, DNS egress."""
+    name = "network_policy"
+    if (skipped := _kube_needed(name, context)) is not None:
+        return skipped
+    selector = context.settings.app_selector
+    if not selector:
+        return CheckResult(
+            name, CheckState.SKIPPED, "no application selector: set --diagnostics.app-selector or --logs.selector"
+        )
+    api = context.api
+    assert api is not None
+    try:
+        service = await context.service_object()
+        nats_pods = await _pods(api, context.namespace, _selector_text((service.get("spec") or {}).get("selector")))
+        app_pods = await _pods(api, None, selector)
+    except KubeError as exc:
+        return _api_trouble(name, exc, "get services; list pods")
+    if not nats_pods or not app_pods:
+        missing = "NATS pods behind the Service" if not nats_pods else f"application pods ({selector})"
+        return CheckResult(name, CheckState.SKIPPED, f"no {missing} to judge the traffic between")
+    namespaces = {pod.namespace for pod in app_pods} | {context.namespace}
+    try:
+        policies = [policy for ns in sorted(namespaces) for policy in await _policies(api, ns)]
+        labels = {ns: await _namespace_labels(api, ns) for ns in sorted(namespaces)}
+    except KubeError as exc:
+        return _api_trouble(name, exc, "list networkpolicies.networking.k8s.io; get namespaces")
+    target_port = _target_port(service, context.port)
+    nats = nats_pods[0]
+    blocked: list[str] = []
+    allowed: list[str] = []
+    for app in _distinct(app_pods):
+        egress, ingress = check_traffic(app, nats, target_port, policies, labels)
+        dns = check_dns_egress(app, policies, labels)
+        for verdict in (egress, ingress, dns):
+            (allowed if verdict.allowed else blocked).append(verdict.explanation)
+    if blocked:
+        return CheckResult(
+            name,
+            CheckState.FAIL,
+            f"NetworkPolicies block {len(blocked)} of {len(blocked) + len(allowed)} paths",
+            tuple(blocked),
+            fix="add the rule each explanation names (kubectl get networkpolicy -A; kubectl describe networkpolicy)",
+        )
+    evidence = tuple(dict.fromkeys(allowed))
+    return CheckResult(name, CheckState.PASS, "NetworkPolicies allow application → NATS and DNS", evidence)
+
+
+async def _pods(api: KubeApi, namespace: str | None, selector: str) -> list[PodRef]:
+    path = f"/api/v1/namespaces/{namespace}/pods" if namespace else "/api/v1/pods"
+    document = await api.get_json("list pods", path, [("labelSelector", selector)])
+    pods = []
+    for item in document.get("items") or []:
+        metadata, spec, status = item.get("metadata") or {}, item.get("spec") or {}, item.get("status") or {}
+        ports = {
+            str(port["name"]): int(port["containerPort"])
+            for container in spec.get("containers") or []
+            for port in container.get("ports") or []
+            if port.get("name") and port.get("containerPort")
+        }
+        pods.append(
+            PodRef(
+                namespace=str(metadata.get("namespace", "")),
+                labels=dict(metadata.get("labels") or {}),
+                ip=status.get("podIP"),
+                ports=ports,
+                name=str(metadata.get("name", "")),
+            )
+        )
+    return pods
+
+
+def _distinct(pods: list[PodRef]) -> list[PodRef]:
+    """One pod per namespace and label set: replicas of an app are judged once."""
+    seen: dict[tuple[str, frozenset[tuple[str, str]]], PodRef] = {}
+    for pod in pods:
+        seen.setdefault((pod.namespace, frozenset(pod.labels.items())), pod)
+    return list(seen.values())
+
+
+async def _policies(api: KubeApi, namespace: str) -> list[dict[str, Any]]:
+    path = f"/apis/networking.k8s.io/v1/namespaces/{namespace}/networkpolicies"
+    document = await api.get_json("list networkpolicies", path)
+    return list(document.get("items") or [])
+
+
+async def _namespace_labels(api: KubeApi, namespace: str) -> dict[str, str]:
+    try:
+        document = await api.get_json("get namespace", f"/api/v1/namespaces/{namespace}")
+    except KubeError as exc:
+        if exc.code in ("403", "404"):
+            return {}  # the automatic kubernetes.io/metadata.name label is still known
+        raise
+    return dict((document.get("metadata") or {}).get("labels") or {})
+
+
+def _selector_text(selector: Any) -> str:
+    return ",".join(f"{key}={value}" for key, value in (selector or {}).items())
+
+
+def _target_port(service: dict[str, Any], port: int) -> int | str:
+    for entry in (service.get("spec") or {}).get("ports") or []:
+        if entry.get("port") == port:
+            return entry.get("targetPort", port)  # type: ignore[no-any-return]
+    return port
+
+
 _FIXES = {
     "dns_error": "the name does not resolve: check the Service exists and use its full DNS name",
     "connection_refused": "nothing listens on that port: check the NATS pods are running and the Service's targetPort",
@@ -346,5 +454,6 @@ CHECKS: tuple[Check, ...] = (
     dns_short,
     tcp_connect,
     nats_handshake,
+    network_policy,
     endpoint_probe,
 )

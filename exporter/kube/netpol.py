@@ -176,6 +176,9 @@ def _selecting_policies(
     notes: list[str] = []
     for policy in policies:
         name, namespace, spec = _policy_parts(policy)
+        if not isinstance(namespace, str):
+            notes.append(f"{name}: no metadata.namespace")
+            continue
         if namespace != pod.namespace:
             continue
         if spec is None:

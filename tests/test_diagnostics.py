@@ -1,0 +1,197 @@
+"""The troubleshooting guide as code, against the fake API server and real nats-server pods on 127.0.0.x.
+
+The Service has two NATS pods; one of them is stopped: the Service looks healthy, the per-endpoint probe shows
+the bad replica. The guide's own NetworkPolicy blocks DNS and (without the `name: nats` namespace label) NATS.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from exporter.diagnostics.checks import CheckState
+from exporter.diagnostics.runner import diagnose
+from exporter.embedded_nats import NatsServer, free_port
+from exporter.kube.client import KubeApi
+from tests.conftest import ExporterFactory, config_from_args, value, wait_for
+from tests.fake_kube import FakeKube
+
+SERVICE = "nats-server"
+GUIDE_POLICY = {
+    "apiVersion": "networking.k8s.io/v1",
+    "kind": "NetworkPolicy",
+    "metadata": {"name": "allow-nats", "namespace": "petrosa-apps"},
+    "spec": {
+        "podSelector": {"matchLabels": {"app": "binance-data-extractor"}},
+        "policyTypes": ["Egress"],
+        "egress": [
+            {
+                "to": [{"namespaceSelector": {"matchLabels": {"name": "nats"}}}],
+                "ports": [{"protocol": "TCP", "port": 4222}],
+            }
+        ],
+    },
+}
+
+
+class Cluster:
+    def __init__(self, kube: FakeKube, port: int, servers: list[NatsServer], kubeconfig: Path) -> None:
+        self.kube, self.port, self.servers, self.kubeconfig = kube, port, servers, kubeconfig
+
+    @property
+    def url(self) -> str:
+        return f"nats://{SERVICE}.nats.svc.cluster.local:{self.port}"
+
+
+@pytest.fixture
+async def cluster(tmp_path: Path) -> AsyncIterator[Cluster]:
+    port = free_port()
+    servers = [NatsServer(host="127.0.0.2", port=port), NatsServer(host="127.0.0.3", port=port)]
+    for server in servers:
+        await server.start()
+    await servers[1].stop()  # nats-1 is broken; the Service does not know it yet
+    async with FakeKube(bookmark_interval=0.2) as kube:
+        kube.add_object(service(port))
+        kube.add_object(endpoint_slice(port))
+        kube.add_pod("nats", "nats-0", labels={"app": "nats"})
+        kube.add_pod("petrosa-apps", "extractor-0", labels={"app": "binance-data-extractor", "tier": "app"})
+        yield Cluster(kube, port, servers, kube.write_kubeconfig(tmp_path / "kubeconfig"))
+    for server in servers:
+        await server.close()
+
+
+def service(port: int) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": SERVICE, "namespace": "nats"},
+        "spec": {"selector": {"app": "nats"}, "ports": [{"name": "client", "port": port, "targetPort": port}]},
+    }
+
+
+def endpoint_slice(port: int) -> dict[str, Any]:
+    return {
+        "apiVersion": "discovery.k8s.io/v1",
+        "kind": "EndpointSlice",
+        "metadata": {"name": f"{SERVICE}-abc", "namespace": "nats", "labels": {"kubernetes.io/service-name": SERVICE}},
+        "addressType": "IPv4",
+        "ports": [{"name": "client", "port": port, "protocol": "TCP"}],
+        "endpoints": [
+            {"addresses": ["127.0.0.2"], "conditions": {"ready": True}, "targetRef": {"kind": "Pod", "name": "nats-0"}},
+            {"addresses": ["127.0.0.3"], "conditions": {"ready": True}, "targetRef": {"kind": "Pod", "name": "nats-1"}},
+        ],
+    }
+
+
+async def run_diagnosis(cluster: Cluster, *args: str) -> dict[str, Any]:
+    config = config_from_args("--nats-url", cluster.url, "--kubeconfig", str(cluster.kubeconfig), *args)
+    api = KubeApi(str(cluster.kubeconfig))
+    try:
+        diagnosis = await diagnose(config.targets[0], config.diagnostics, api)
+    finally:
+        await api.close()
+    return {result.name: result for result in diagnosis.results} | {"_diagnosis": diagnosis}
+
+
+async def test_one_bad_replica_behind_a_healthy_service_is_visible(cluster: Cluster) -> None:
+    results = await run_diagnosis(cluster)
+
+    assert results["service_exists"].state is CheckState.PASS
+    assert results["endpoints_ready"].state is CheckState.PASS
+    assert "nats-0, nats-1" in results["endpoints_ready"].evidence[0]
+    assert results["endpoint_probe"].state is CheckState.FAIL
+    assert "nats-1" in results["endpoint_probe"].summary
+    assert "nats-0" not in results["endpoint_probe"].summary
+    probes = {probe.pod: probe.result for probe in results["_diagnosis"].endpoints}
+    assert probes["nats-0"].ok
+    assert str(probes["nats-1"].reason) == "connection_refused"
+
+
+async def test_the_guides_network_policy_blocks_dns_and_needs_the_namespace_label(cluster: Cluster) -> None:
+    cluster.kube.add_object(GUIDE_POLICY)
+    results = await run_diagnosis(cluster, "--diagnostics.app-selector", "tier=app")
+
+    verdict = results["network_policy"]
+    assert verdict.state is CheckState.FAIL
+    evidence = " ".join(verdict.evidence)
+    assert "petrosa-apps/allow-nats" in evidence
+    assert "53" in evidence  # DNS egress is blocked: the guide's policy has no rule for it
+
+
+async def test_no_policies_allow_everything(cluster: Cluster) -> None:
+    results = await run_diagnosis(cluster, "--diagnostics.app-selector", "tier=app")
+    assert results["network_policy"].state is CheckState.PASS
+
+
+async def test_missing_rbac_is_unknown_not_failed(cluster: Cluster) -> None:
+    cluster.kube.forbid("endpointslices")
+    results = await run_diagnosis(cluster)
+
+    assert results["endpoints_ready"].state is CheckState.UNKNOWN
+    assert "endpointslices" in results["endpoints_ready"].fix
+    assert results["service_exists"].state is CheckState.PASS  # the others go on
+
+
+async def test_missing_service_fails_with_the_fix(cluster: Cluster) -> None:
+    cluster.kube.delete_object("v1", "Service", "nats", SERVICE)
+    results = await run_diagnosis(cluster)
+    assert results["service_exists"].state is CheckState.FAIL
+    assert "kubectl get svc" in results["service_exists"].fix
+
+
+async def test_exporter_exposes_diagnostics_as_metrics(
+    cluster: Cluster, start_exporter: ExporterFactory, tmp_path: Path
+) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text("diagnostics: {interval: 1s}\n")
+    running = await start_exporter(
+        "--nats-url", cluster.url, "--kubeconfig", str(cluster.kubeconfig), "--config", str(config)
+    )
+    samples = await wait_for(
+        running.metric_is("nats_connectivity_endpoint_probe_success", 0, target="default", pod="nats-1"),
+        message="the bad replica's metric",
+    )
+    assert value(samples, "nats_connectivity_endpoint_probe_success", target="default", pod="nats-0") == 1
+    assert (value(samples, "nats_connectivity_endpoint_rtt_seconds", target="default", pod="nats-0") or 0) > 0
+    assert value(samples, "nats_connectivity_service_endpoints", target="default", state="ready") == 2
+    assert value(samples, "nats_connectivity_check_success", target="default", check="service_exists") == 1
+    assert value(samples, "nats_connectivity_check_success", target="default", check="endpoint_probe") == 0
+
+    await cluster.servers[1].start()  # the replica comes back
+    await wait_for(
+        running.metric_is("nats_connectivity_endpoint_probe_success", 1, target="default", pod="nats-1"),
+        message="the replica's recovery",
+    )
+
+
+async def test_check_command_report_and_exit_codes(cluster: Cluster) -> None:
+    async def check(*args: str) -> tuple[int, str]:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "exporter", "check", "--nats-url", cluster.url,
+            "--kubeconfig", str(cluster.kubeconfig), *args,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            env={key: val for key, val in os.environ.items() if not key.startswith("NATS_")},
+        )  # fmt: skip
+        out, _ = await process.communicate()
+        assert process.returncode is not None
+        return process.returncode, out.decode()
+
+    code, text = await check()
+    assert code == 1
+    assert "[PASS] 1. The NATS Service exists" in text
+    assert "[FAIL] 5. Each NATS pod answers on its own" in text
+    assert "fix:" in text
+
+    code, document = await check("--output", "json")
+    assert code == 1
+    report = json.loads(document)
+    states = {entry["name"]: entry["state"] for entry in report["targets"][0]["checks"]}
+    assert states["endpoint_probe"] == "fail"
+    assert states["service_exists"] == "pass"
