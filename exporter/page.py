@@ -6,9 +6,12 @@ No external assets (clusters are often offline), inline CSS, refreshes itself, r
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from html import escape
 
+from .diagnostics.runner import Diagnosis
+from .logwatch.tally import LogTally, PodState
 from .probe.result import Phase
 from .status import State, StatusBoard, TargetStatus
 
@@ -33,7 +36,14 @@ code{background:#eef1f5;padding:.05rem .3rem;border-radius:4px;word-break:break-
 """
 
 
-def render(board: StatusBoard, *, version: str, now: float | None = None) -> str:
+def render(
+    board: StatusBoard,
+    *,
+    version: str,
+    tally: LogTally | None = None,
+    diagnoses: Sequence[Diagnosis] = (),
+    now: float | None = None,
+) -> str:
     current = time.time() if now is None else now
     statuses = board.targets()
     cards = "".join(_target_card(status, current) for status in statuses) or (
@@ -60,10 +70,48 @@ def render(board: StatusBoard, *, version: str, now: float | None = None) -> str
 <a href="/config">configuration</a></div>
 <h2>Targets</h2>
 {cards}
+{_diagnostics_section(diagnoses)}
+{_applications_section(tally)}
 <h2>Recent state changes</h2>
 <div class="card"><table><tr><th>time (UTC)</th><th>target</th><th>change</th><th>reason</th><th>detail</th></tr>
 {history or '<tr><td colspan="5" class="muted">none yet</td></tr>'}</table></div>
 </body></html>"""
+
+
+def _applications_section(tally: LogTally | None) -> str:
+    """Pods per application by their latest NATS log event, when log following is on."""
+    if tally is None:
+        return ""
+    counts = tally.app_pod_counts()
+    apps = sorted({(namespace, app) for namespace, app, _ in counts})
+    rows = "".join(
+        f"<tr><td>{escape(namespace or '(file)')}</td><td>{escape(app)}</td>"
+        + "".join(f'<td class="secs">{counts.get((namespace, app, state), 0)}</td>' for state in PodState)
+        + "</tr>"
+        for namespace, app in apps
+    )
+    header = "".join(f'<th class="secs">{state.value}</th>' for state in PodState)
+    empty = '<tr><td colspan="5" class="muted">no application pods followed yet</td></tr>'
+    return (
+        f'<h2>Applications</h2><div class="card"><table><tr><th>namespace</th><th>app</th>{header}</tr>'
+        f"{rows or empty}</table></div>"
+    )
+
+
+def _diagnostics_section(diagnoses: Sequence[Diagnosis]) -> str:
+    """Failing diagnostic checks with their fix: what to do next, on the page people open first."""
+    failing = [(diagnosis.target, result) for diagnosis in diagnoses for result in diagnosis.failed]
+    if not diagnoses:
+        return ""
+    if not failing:
+        return '<h2>Diagnostics</h2><div class="card muted">every diagnostic check that could run passed</div>'
+    items = "".join(
+        f'<div class="failure"><span class="badge down">{escape(result.name)}</span> '
+        f"<strong>{escape(target)}</strong>: {escape(result.summary)}"
+        f'<div class="muted">fix: {escape(result.fix)}</div></div>'
+        for target, result in failing
+    )
+    return f'<h2>Diagnostics</h2><div class="card">{items}</div>'
 
 
 def _target_card(status: TargetStatus, now: float) -> str:

@@ -55,7 +55,13 @@ def make_app(exporter: Exporter) -> web.Application:
         return web.Response(body=body, headers={"Content-Type": content_type})
 
     async def landing_page(request: web.Request) -> web.Response:
-        return web.Response(text=render(exporter.board, version=__version__), content_type="text/html")
+        page = render(
+            exporter.board,
+            version=__version__,
+            tally=exporter.logwatch.tally if exporter.logwatch is not None else None,
+            diagnoses=list(exporter.diagnostics.latest.values()),
+        )
+        return web.Response(text=page, content_type="text/html")
 
     async def config_page(request: web.Request) -> web.Response:
         document = redacted_config(exporter.config, exporter.web_security.config)

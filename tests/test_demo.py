@@ -50,6 +50,8 @@ async def test_demo_shows_success_outage_and_recovery() -> None:
 
             await wait_for(app_logged_every_event, timeout=20, message="the demo app's three log lines counted")
             async with http.get(f"http://127.0.0.1:{port}/") as response:
+                assert "<h2>Applications</h2>" in await response.text()
+            async with http.get(f"http://127.0.0.1:{port}/") as response:
                 page = await response.text()
         assert "connection_refused" in page
     finally:

@@ -163,6 +163,9 @@ async def test_exporter_exposes_diagnostics_as_metrics(
     assert value(samples, "nats_connectivity_service_endpoints", target="default", state="ready") == 2
     assert value(samples, "nats_connectivity_check_success", target="default", check="service_exists") == 1
     assert value(samples, "nats_connectivity_check_success", target="default", check="endpoint_probe") == 0
+    _, _, page = await running.get("/")
+    assert '<span class="badge down">endpoint_probe</span>' in page
+    assert "fix: look at those pods" in page
 
     await cluster.servers[1].start()  # the replica comes back
     await wait_for(

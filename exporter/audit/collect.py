@@ -15,7 +15,7 @@ from .model import AuditOptions, ObjectRef, Origin, Source
 from .objects import FieldPath, KubeObject, mapping, sequence
 
 # Where each workload kind keeps its Pod spec.
-POD_SPEC_PATHS: Mapping[str, FieldPath] = {
+POD_SPEC_PATHS: Mapping[str, tuple[str, ...]] = {
     "Pod": ("spec",),
     "Deployment": ("spec", "template", "spec"),
     "StatefulSet": ("spec", "template", "spec"),
@@ -99,7 +99,7 @@ def _workload(
         spec = mapping(spec).get(part)
     for list_name in CONTAINER_LISTS:
         for index, container in enumerate(sequence(mapping(spec).get(list_name))):
-            path = (*spec_path, list_name, index)
+            path: FieldPath = (*spec_path, list_name, index)
             name = mapping(container).get("name")
             label = name if isinstance(name, str) else f"{list_name}[{index}]"
             env = _ContainerEnv(obj, path, mapping(container), label, options)

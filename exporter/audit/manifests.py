@@ -13,8 +13,9 @@ from typing import Any, TextIO
 
 import yaml
 
-from .model import DEFAULT_NAMESPACE, InputError, ObjectRef
-from .objects import FieldPath, FileLocator, KubeObject, mapping, sequence
+from .model import DEFAULT_NAMESPACE, DEFAULT_OPTIONS, AuditOptions, AuditResult, InputError
+from .objects import FieldPath, FileLocator, KubeObject, mapping, object_ref, sequence
+from .rules import audit_objects
 
 STDIN = "-"
 STDIN_NAME = "<stdin>"
@@ -62,9 +63,11 @@ def parse_documents(text: str, path: str, *, default_namespace: str = DEFAULT_NA
     try:
         while loader.check_node():
             node = loader.get_node()
+            if node is None:
+                break
             document = loader.construct_document(node)
             lines: dict[FieldPath, int] = {}
-            _record_lines(node, (), lines, set())
+            _record_lines(node, (), lines, set(), node.start_mark.line + 1)
             found = list(_objects(document, FileLocator(path, lines), default_namespace))
             if document is not None and not found:
                 skipped += 1
@@ -147,20 +150,21 @@ def _yaml_error(path: str, text: str, exc: yaml.YAMLError) -> InputError:
     return InputError(path, None, f"invalid YAML: {exc}")
 
 
-def _record_lines(node: yaml.Node, path: FieldPath, lines: dict[FieldPath, int], seen: set[int]) -> None:
-    """The 1-based line of every value by its path; a node reached again through an alias is not walked twice
-    (so an alias bomb costs one walk of each node)."""
+def _record_lines(node: yaml.Node, path: FieldPath, lines: dict[FieldPath, int], seen: set[int], line: int) -> None:
+    """The 1-based line of every value by its path: a mapping entry's is its key's line (a nested mapping's
+    own node starts a line later), an item's is its `-` line. A node reached again through an alias is not
+    walked twice, so an alias bomb costs one walk of each node."""
+    lines.setdefault(path, line)
     if id(node) in seen:
         return
     seen.add(id(node))
-    lines.setdefault(path, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
         for key, value in node.value:
             if isinstance(key, yaml.ScalarNode):
-                _record_lines(value, (*path, str(key.value)), lines, seen)
+                _record_lines(value, (*path, str(key.value)), lines, seen, key.start_mark.line + 1)
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
-            _record_lines(item, (*path, index), lines, seen)
+            _record_lines(item, (*path, index), lines, seen, item.start_mark.line + 1)
 
 
 def _objects(document: Any, locator: FileLocator, default_namespace: str) -> Iterator[KubeObject]:
@@ -177,12 +181,16 @@ def _objects(document: Any, locator: FileLocator, default_namespace: str) -> Ite
     yield KubeObject(object_ref(kind, body, default_namespace), body, locator)
 
 
-def object_ref(kind: str, body: Any, default_namespace: str) -> ObjectRef:
-    metadata = mapping(mapping(body).get("metadata"))
-    namespace = metadata.get("namespace")
-    name = metadata.get("name") or metadata.get("generateName")
-    return ObjectRef(
-        kind,
-        namespace if isinstance(namespace, str) and namespace else default_namespace,
-        name if isinstance(name, str) else "<unnamed>",
-    )
+def audit_manifests(paths: Sequence[str], stdin: TextIO, options: AuditOptions = DEFAULT_OPTIONS) -> AuditResult:
+    """Read the manifests and audit them as one input. Raises `UnreadablePath` for a named path it cannot read."""
+    read = read_manifests(paths, stdin, default_namespace=options.default_namespace)
+    notes = []
+    if read.skipped:
+        many = read.skipped > 1
+        notes.append(
+            f"{read.skipped} YAML {'documents have' if many else 'document has'} no kind "
+            f"(not a Kubernetes object) and {'were' if many else 'was'} skipped"
+        )
+    if not read.files:
+        notes.append("no *.yaml or *.yml files found")
+    return audit_objects(read.objects, options, errors=read.errors, notes=notes)

@@ -58,6 +58,9 @@ class AuditOptions:
     default_namespace: str = DEFAULT_NAMESPACE  # for manifests without metadata.namespace, as `kubectl apply`
 
 
+DEFAULT_OPTIONS = AuditOptions()
+
+
 @dataclass(frozen=True, slots=True)
 class Source:
     """Where a value is written: a file and 1-based line, or (live cluster) the object's API path, no line."""

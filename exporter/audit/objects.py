@@ -72,3 +72,15 @@ def mapping(value: object) -> Mapping[str, Any]:
 
 def sequence(value: object) -> list[Any]:
     return value if isinstance(value, list) else []
+
+
+def object_ref(kind: str, body: Any, default_namespace: str) -> ObjectRef:
+    """Kind, namespace (the default one when the manifest leaves it to `kubectl apply`) and name."""
+    metadata = mapping(mapping(body).get("metadata"))
+    namespace = metadata.get("namespace")
+    name = metadata.get("name") or metadata.get("generateName")
+    return ObjectRef(
+        kind,
+        namespace if isinstance(namespace, str) and namespace else default_namespace,
+        name if isinstance(name, str) else "<unnamed>",
+    )
