@@ -230,13 +230,7 @@ async def tcp_connect(context: CheckContext) -> CheckResult:
             f"{result.server_url} accepts TCP connections",
             (f"connect took {result.phases[Phase.TCP] * 1000:.2f} ms", f"addresses: {', '.join(result.addresses)}"),
         )
-    return CheckResult(
-        "tcp_connect",
-        CheckState.FAIL,
-        f"cannot open a TCP connection: {result.reason}",
-        (result.detail,),
-        fix=_FIXES.get(str(result.reason), "see the failure reason table in the README"),
-    )
+    return _probe_failure("tcp_connect", f"cannot open a TCP connection: {result.reason}", result)
 
 
 async def nats_handshake(context: CheckContext) -> CheckResult:
@@ -250,13 +244,12 @@ async def nats_handshake(context: CheckContext) -> CheckResult:
         return CheckResult(
             "nats_handshake", CheckState.PASS, f"NATS answers: {version}", (f"rtt {rtt:.2f} ms", "publish/subscribe ok")
         )
-    return CheckResult(
-        "nats_handshake",
-        CheckState.FAIL,
-        f"{result.failed_phase} failed: {result.reason}",
-        (result.detail,),
-        fix=_FIXES.get(str(result.reason), "see the failure reason table in the README"),
-    )
+    return _probe_failure("nats_handshake", f"{result.failed_phase} failed: {result.reason}", result)
+
+
+def _probe_failure(name: str, summary: str, result: ProbeResult) -> CheckResult:
+    fix = _FIXES.get(str(result.reason), "see the failure reason table in the README")
+    return CheckResult(name, CheckState.FAIL, summary, (result.detail,), fix=fix)
 
 
 async def endpoint_probe(context: CheckContext) -> CheckResult:
