@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from aiohttp import web
 
 from .config import Config, Target
-from .diagnostics.runner import DiagnosticsBoard, diagnose_forever
+from .diagnostics.runner import DiagnosticsBoard, audit_forever, diagnose_forever
 from .exposition import Exposition
 from .kube.client import KubeApi, kube_access_configured
 from .logs import configure_level
@@ -131,6 +131,7 @@ class Exporter:
                 if self.logwatch is not None:
                     self.logwatch.start(supervisor, self._stopping)
                 self._start_diagnostics(supervisor)
+                self._start_audit(supervisor)
                 for target in self.active_targets:
                     self._start_target(supervisor, target)
                 await self._stopping.wait()
@@ -185,6 +186,11 @@ class Exporter:
                 self._start_target(supervisor, target)
         await supervisor.stop("diagnostics")
         self._start_diagnostics(supervisor)
+
+    def _start_audit(self, supervisor: Supervisor) -> None:
+        kube, settings, board = self.kube, self.config.diagnostics, self.diagnostics
+        if kube is not None:
+            supervisor.start("audit", lambda: audit_forever(kube, settings, board, self._stopping))
 
     def _start_diagnostics(self, supervisor: Supervisor) -> None:
         targets, settings, kube, board = self.active_targets, self.config.diagnostics, self.kube, self.diagnostics

@@ -13,6 +13,7 @@ from typing import NoReturn
 
 from . import __version__
 from .app import Exporter
+from .audit import add_audit_arguments, run_audit
 from .config import Config, add_config_flags, load_config
 from .diagnostics.command import add_check_arguments, run_check
 from .logs import configure
@@ -40,6 +41,10 @@ def build_parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check", help="diagnose each target once: the troubleshooting guide as a report")
     add_config_flags(check)
     add_check_arguments(check)
+    audit = commands.add_parser(
+        "audit", help="find IP-address NATS URLs and other best-practice violations in manifests or a cluster"
+    )
+    add_audit_arguments(audit)
     demo = commands.add_parser("demo", help="run everything locally against an embedded nats-server")
     add_config_flags(demo)
     demo.add_argument(
@@ -61,7 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
-    if not args_list or args_list[0] not in ("serve", "check", "demo", "-h", "--help", "--version"):
+    if not args_list or args_list[0] not in ("serve", "check", "audit", "demo", "-h", "--help", "--version"):
         args_list.insert(0, "serve")  # `nats-connectivity-exporter --nats-url ...` means serve
     args = build_parser().parse_args(args_list)
     env = os.environ if environ is None else environ
@@ -69,6 +74,9 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         from .demo import run_demo
 
         return run_demo(args, env)
+    if args.command == "audit":
+        configure("warning", "text")
+        return run_audit(args, sys.stdin, sys.stdout, sys.stderr)
     if args.command == "check":
         return _with_config(args, env, lambda config, _: run_check(config, args.output, sys.stdout, env))
     return _with_config(args, env, serve)

@@ -28,10 +28,12 @@ from prometheus_client import (
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from .audit.model import Rule
 from .logwatch.tally import LogTally, PodState, StreamState
 from .probe.result import Phase, ProbeResult, Reason
 
 if TYPE_CHECKING:
+    from .audit.model import AuditResult
     from .diagnostics.runner import DiagnosticsBoard
     from .status import StatusBoard, TargetStatus
 
@@ -413,7 +415,24 @@ ENDPOINT_PROBE_SUCCESS = GaugeSpec(
 ENDPOINT_RTT_SECONDS = GaugeSpec(
     "endpoint_rtt_seconds", "PING/PONG round trip to the NATS pod, probed directly.", ("target", "pod")
 )
-DIAGNOSTICS_SPECS = (CHECK_SUCCESS, SERVICE_ENDPOINTS, ENDPOINT_PROBE_SUCCESS, ENDPOINT_RTT_SECONDS)
+CONFIG_URL_INFO = GaugeSpec(
+    "config_url_info",
+    "A NATS URL in the cluster's configuration (ConfigMap key or workload env), with its host kind; always 1.",
+    ("namespace", "kind", "name", "key", "host_kind", "service"),
+)
+CONFIG_VIOLATIONS = GaugeSpec(
+    "config_violations",
+    "Configuration audit findings by rule (ip_address, hardcoded_in_workload, short_name_cross_namespace, ...).",
+    ("namespace", "rule"),
+)
+DIAGNOSTICS_SPECS = (
+    CHECK_SUCCESS,
+    SERVICE_ENDPOINTS,
+    ENDPOINT_PROBE_SUCCESS,
+    ENDPOINT_RTT_SECONDS,
+    CONFIG_URL_INFO,
+    CONFIG_VIOLATIONS,
+)
 
 
 class DiagnosticsCollector(Collector):
@@ -437,10 +456,34 @@ class DiagnosticsCollector(Collector):
                 rtt = endpoint.result.phases.get(Phase.RTT)
                 if rtt is not None:
                     families[ENDPOINT_RTT_SECONDS].add_metric([target, endpoint.pod], rtt)
+        audit = self._board.audit
+        if audit is not None:
+            _add_audit(families, audit)
         yield from families.values()
 
     def describe(self) -> Iterable[GaugeMetricFamily]:
         return [spec.family() for spec in DIAGNOSTICS_SPECS]
+
+
+def _add_audit(families: dict[GaugeSpec, GaugeMetricFamily], audit: AuditResult) -> None:
+    seen: set[tuple[str, ...]] = set()
+    for entry in audit.inventory:
+        labels = (
+            entry.namespace,
+            entry.kind,
+            entry.name,
+            entry.key,
+            entry.host_kind.value if entry.host_kind else "invalid",
+            entry.service,
+        )
+        if labels not in seen:  # one series per URL place, however many servers its list names
+            seen.add(labels)
+            families[CONFIG_URL_INFO].add_metric(list(labels), 1)
+    counts = {(v.namespace, v.rule.value): v.count for v in audit.violations}
+    # Every rule of every namespace with NATS URLs, at 0 when clean: an alert can tell "clean" from "not audited".
+    for namespace in sorted({entry.namespace for entry in audit.inventory} | {ns for ns, _ in counts}):
+        for rule in Rule:
+            families[CONFIG_VIOLATIONS].add_metric([namespace, rule.value], counts.get((namespace, rule.value), 0))
 
 
 def _version(distribution: str) -> str:

@@ -198,3 +198,53 @@ async def test_check_command_report_and_exit_codes(cluster: Cluster) -> None:
     states = {entry["name"]: entry["state"] for entry in report["targets"][0]["checks"]}
     assert states["endpoint_probe"] == "fail"
     assert states["service_exists"] == "pass"
+
+
+async def test_exporter_audits_the_cluster_configuration(
+    cluster: Cluster, start_exporter: ExporterFactory, tmp_path: Path
+) -> None:
+    cluster.kube.add_object(
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "petrosa-common-config", "namespace": "petrosa-apps"},
+            "data": {"NATS_URL": "nats://192.168.194.253:4222", "NATS_ENABLED": "true"},
+        }
+    )
+    config = tmp_path / "c.yaml"
+    config.write_text("diagnostics: {interval: 1s}\n")
+    running = await start_exporter(
+        "--nats-url", cluster.url, "--kubeconfig", str(cluster.kubeconfig), "--config", str(config)
+    )
+    samples = await wait_for(
+        running.metric_is("nats_connectivity_config_violations", 1, namespace="petrosa-apps", rule="ip_address"),
+        message="the IP-address URL flagged",
+    )
+    info = [dict(labels) for name, labels in samples if name == "nats_connectivity_config_url_info"]
+    assert {"namespace": "petrosa-apps", "kind": "ConfigMap", "name": "petrosa-common-config", "key": "NATS_URL",
+            "host_kind": "ip", "service": ""} in info  # fmt: skip
+    assert value(samples, "nats_connectivity_config_violations", namespace="petrosa-apps", rule="unknown_service") == 0
+
+
+async def test_audit_command_reads_stdin_like_kubectl_kustomize_pipes_it() -> None:
+    manifest = b"""apiVersion: v1
+kind: ConfigMap
+metadata: {name: petrosa-common-config, namespace: petrosa-apps}
+data:
+  NATS_URL: "nats://app:s3cret@192.168.194.253:4222"
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: fine, namespace: petrosa-apps}
+data:
+  NATS_URL: "nats://nats-server.nats.svc.cluster.local:4222"
+"""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "exporter", "audit", "-", "--format", "github",
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await process.communicate(manifest)
+    assert process.returncode == 1, err.decode()
+    text = out.decode()
+    assert "::error title=ip_address::<stdin>:5:" in text
+    assert "s3cret" not in text + err.decode()

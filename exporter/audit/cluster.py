@@ -50,7 +50,12 @@ RESOURCES: tuple[ClusterResource, ...] = (
 
 async def audit_cluster(api: KubeApi, options: AuditOptions = DEFAULT_OPTIONS) -> AuditResult:
     """Audit every namespace the credentials can list. Raises `KubeError` only if no resource could be read."""
-    outcomes = await asyncio.gather(*(_list(api, resource, options) for resource in RESOURCES))
+    # The first list alone: without working credentials every other one would fail the same way.
+    first = await _list(api, RESOURCES[0], options)
+    if isinstance(first, KubeError) and first.code == "config":
+        raise first
+    rest = await asyncio.gather(*(_list(api, resource, options) for resource in RESOURCES[1:]))
+    outcomes = [first, *rest]
     objects: list[KubeObject] = []
     notes: list[str] = []
     failed: dict[str, KubeError] = {}

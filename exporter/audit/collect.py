@@ -124,9 +124,8 @@ class _ContainerEnv:
     def literals(self, notes: list[str]) -> Iterator[UrlReference]:
         for index, entry in enumerate(sequence(self.body.get("env"))):
             var, value = mapping(entry).get("name"), mapping(entry).get("value")
-            if not isinstance(var, str) or not is_nats_url(var, value, self.options):
+            if not isinstance(var, str) or not isinstance(value, str) or not is_nats_url(var, value, self.options):
                 continue
-            assert isinstance(value, str)
             if not _templated(value, self._where(var), notes):
                 source = self.obj.source((*self.path, "env", index, "value"))
                 yield UrlReference(self.obj.ref, self.container, var, Origin.ENV_VALUE, source, value)

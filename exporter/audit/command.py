@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import re
 from typing import TextIO
 
@@ -92,6 +93,8 @@ def _audit(args: argparse.Namespace, stdin: TextIO, options: AuditOptions) -> Au
     if args.cluster and args.paths:
         raise ConfigError("PATH", " ".join(args.paths), "either manifest paths or --cluster, not both")
     if args.cluster:
+        if args.kubeconfig is not None and not os.path.isfile(args.kubeconfig):
+            raise UnreadablePath(args.kubeconfig, "no such kubeconfig file")
         return asyncio.run(_audit_live(args.kubeconfig, options))
     if not args.paths:
         raise ConfigError("PATH", "", f"manifest paths ({STDIN} for stdin) or --cluster")

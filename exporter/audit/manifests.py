@@ -68,10 +68,9 @@ def parse_documents(text: str, path: str, *, default_namespace: str = DEFAULT_NA
             document = loader.construct_document(node)
             lines: dict[FieldPath, int] = {}
             _record_lines(node, (), lines, set(), node.start_mark.line + 1)
-            found = list(_objects(document, FileLocator(path, lines), default_namespace))
-            if document is not None and not found:
+            if document is not None and not isinstance(mapping(document).get("kind"), str):
                 skipped += 1
-            objects.extend(found)
+            objects.extend(_objects(document, FileLocator(path, lines), default_namespace))
     except yaml.YAMLError as exc:
         return Manifests(tuple(objects), (_yaml_error(path, text, exc),), 1, skipped)
     except RecursionError:

@@ -58,15 +58,15 @@ def summary(result: AuditResult) -> str:
     scope = f"{_plural(result.objects, 'object')}, {_plural(len(result.inventory), 'NATS URL')}"
     if result.ok:
         return f"OK: no findings ({scope})"
-    parts = [
-        f"{_plural(len(result.findings), 'finding')} ({_plural(result.count(Severity.ERROR), 'error')}, "
-        f"{_plural(result.count(Severity.WARNING), 'warning')})"
-    ]
-    by_rule = _by_rule(result)
+    parts = []
     if result.findings:
-        parts.append(", ".join(f"{rule} {count}" for rule, count in by_rule.items() if count))
+        errors, warnings = result.count(Severity.ERROR), result.count(Severity.WARNING)
+        parts.append(
+            f"{_plural(len(result.findings), 'finding')} ({_plural(errors, 'error')}, {_plural(warnings, 'warning')})"
+        )
+        parts.append(", ".join(f"{rule} {count}" for rule, count in _by_rule(result).items() if count))
     if result.errors:
-        parts.append(f"{_plural(len(result.errors), 'unreadable input')}")
+        parts.append(_plural(len(result.errors), "unreadable input"))
     return f"FAILED: {'; '.join(parts)} ({scope})"
 
 
@@ -172,11 +172,11 @@ def render_github(result: AuditResult) -> str:
 
 def _annotations(result: AuditResult) -> Iterator[str]:
     for finding in result.findings:
-        text = f"{finding.object}: {_value(finding)}: {finding.message}. Fix: {finding.fix}"
-        if not finding.source.in_file:
-            text = f"{finding.source}: {text}"
         source = finding.source
-        file = source.path if source.in_file else None
+        text = f"{finding.object}: {_value(finding)}: {finding.message}. Fix: {finding.fix}"
+        file = source.path if source.in_file and source.path != STDIN_NAME else None
+        if file is None:  # nothing for GitHub to attach it to: say where in the message
+            text = f"{source}: {text}"
         yield _command(str(finding.severity), file, source.line, str(finding.rule), text)
     for error in result.errors:
         yield _command("error", error.path, error.line, "unreadable input", error.message)
@@ -186,7 +186,7 @@ def _annotations(result: AuditResult) -> Iterator[str]:
 
 def _command(level: str, file: str | None, line: int | None, title: str, message: str) -> str:
     properties = []
-    if file is not None and file != STDIN_NAME:  # stdin has no file to annotate
+    if file is not None and file != STDIN_NAME:
         properties.append(f"file={_escape_property(file)}")
         if line is not None:
             properties.append(f"line={line}")

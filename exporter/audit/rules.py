@@ -181,7 +181,7 @@ def inconsistent_service(ctx: Context, uses: Sequence[Use]) -> Iterator[Finding]
             if use.ref.obj.namespace != namespace or not usage[norm] - {use.ref.obj}:
                 continue
             for server in use.servers:
-                meant = server.resolution.meant
+                meant = _counted(server.resolution)
                 if server.url is None or meant is None or meant == norm:
                     continue
                 message = (
@@ -216,7 +216,8 @@ def audit_objects(
     findings = [finding for use in written for rule in REFERENCE_RULES for finding in rule(ctx, use)]
     findings.extend(inconsistent_service(ctx, written))
     ordered = tuple(sorted(findings, key=_finding_order))
-    all_notes = [*notes, *collected.notes, *_rule_notes(services, services_known, ordered)]
+    rule_notes = _rule_notes(services, services_known, ordered) if uses else ()
+    all_notes = [*notes, *collected.notes, *rule_notes]
     return AuditResult(
         findings=ordered,
         inventory=tuple(_inventory(uses)),
@@ -244,17 +245,24 @@ def _use(ref: UrlReference, services: ServiceIndex, options: AuditOptions) -> Us
 
 
 def _usage(uses: Iterable[Use]) -> dict[str, Usage]:
-    """Per namespace, the objects meaning each Service, counting only names that work (or could: Services not
-    known); a short name flagged as cross-namespace counts for the one Service it was meant to name."""
+    """Per namespace, the objects meaning each Service."""
     usage: dict[str, Usage] = defaultdict(lambda: defaultdict(set))
     for use in uses:
         for server in use.servers:
-            resolution = server.resolution
-            if resolution.meant is not None and resolution.status in (Status.OK, Status.UNCHECKED):
-                usage[use.ref.obj.namespace][resolution.meant].add(use.ref.obj)
-            elif resolution.status is Status.CROSS_NAMESPACE and len(resolution.candidates) == 1:
-                usage[use.ref.obj.namespace][resolution.candidates[0]].add(use.ref.obj)
+            if (meant := _counted(server.resolution)) is not None:
+                usage[use.ref.obj.namespace][meant].add(use.ref.obj)
     return dict(usage)
+
+
+def _counted(resolution: Resolution) -> ServiceRef | None:
+    """The Service a URL counts for when comparing applications: names that work (or could: Services not known),
+    and a cross-namespace short name for the one Service it was meant to name. Unknown names are reported as
+    unknown_service and not compared again."""
+    if resolution.status in (Status.OK, Status.UNCHECKED):
+        return resolution.meant
+    if resolution.status is Status.CROSS_NAMESPACE and len(resolution.candidates) == 1:
+        return resolution.candidates[0]
+    return None
 
 
 def _inventory(uses: Iterable[Use]) -> Iterator[InventoryEntry]:
@@ -277,6 +285,7 @@ def _inventory(uses: Iterable[Use]) -> Iterator[InventoryEntry]:
 
 
 def _rule_notes(services: ServiceIndex, services_known: bool | None, findings: Sequence[Finding]) -> Iterator[str]:
+    """Which rules could not run, said once; only when there are URLs to judge at all."""
     if services_known is not None:
         return  # the caller (the cluster reader) explains what it could not read
     if not services.known:
@@ -295,5 +304,7 @@ _RULE_ORDER = {rule: index for index, rule in enumerate(Rule)}
 
 
 def _finding_order(finding: Finding) -> tuple[str, int, str, str, int]:
+    """File by file and line by line; live objects (no file) namespace by namespace, object by object."""
     source = finding.source
-    return (source.path, source.line or 0, str(finding.object), finding.key, _RULE_ORDER[finding.rule])
+    group = source.path if source.in_file else finding.namespace
+    return (group, source.line or 0, str(finding.object), finding.key, _RULE_ORDER[finding.rule])

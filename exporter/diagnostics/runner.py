@@ -6,10 +6,12 @@ import asyncio
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from ..audit import AuditResult, audit_cluster
+from ..audit.model import DEFAULT_OPTIONS
 from ..config import Target
-from ..kube.client import KubeApi
+from ..kube.client import KubeApi, KubeError
 from ..supervisor import wait_or_stop
 from .checks import CHECKS, Check, CheckContext, CheckResult, CheckState, EndpointProbe
 from .settings import DiagnosticsSettings
@@ -51,10 +53,11 @@ async def diagnose(
 
 
 class DiagnosticsBoard:
-    """The latest diagnosis per target; the metrics and the page read it."""
+    """The latest diagnosis per target and the latest configuration audit; the metrics and the page read them."""
 
     def __init__(self) -> None:
         self.latest: dict[str, Diagnosis] = {}
+        self.audit: AuditResult | None = None
         self._failing: dict[str, frozenset[str]] = {}
 
     def record(self, diagnosis: Diagnosis) -> None:
@@ -70,6 +73,25 @@ class DiagnosticsBoard:
             if name not in names:
                 del self.latest[name]
                 self._failing.pop(name, None)
+
+
+async def audit_forever(
+    api: KubeApi, settings: DiagnosticsSettings, board: DiagnosticsBoard, stopping: asyncio.Event
+) -> None:
+    """The configuration audit of the live cluster, every interval: IP-address NATS URLs and the other rules."""
+    options = replace(DEFAULT_OPTIONS, cluster_domain=settings.cluster_domain, default_namespace=settings.namespace)
+    previous: int | None = None
+    while True:
+        try:
+            board.audit = await audit_cluster(api, options)
+        except KubeError:
+            board.audit = None  # nothing readable: counted and logged by the client; no stale figures
+        findings = len(board.audit.findings) if board.audit is not None else None
+        if findings != previous and findings is not None:
+            (log.warning if findings else log.info)("configuration audit", extra={"findings": findings})
+        previous = findings
+        if await wait_or_stop(stopping, settings.interval):
+            return
 
 
 async def diagnose_forever(
