@@ -269,15 +269,7 @@ async def endpoint_probe(context: CheckContext) -> CheckResult:
     results = await asyncio.gather(*(_probe_endpoint(context.target, fqdn, pod, ip, port) for pod, ip, port in targets))
     context.endpoints = list(results)
     failed = [probe for probe in results if not probe.result.ok]
-    evidence = tuple(
-        f"{probe.pod} ({probe.address}): "
-        + (
-            f"ok, rtt {probe.result.phases.get(Phase.RTT, 0) * 1000:.2f} ms"
-            if probe.result.ok
-            else str(probe.result.reason)
-        )
-        for probe in results
-    )
+    evidence = tuple(f"{probe.pod} ({probe.address}): {_endpoint_outcome(probe)}" for probe in results)
     if failed:
         pods = ", ".join(probe.pod for probe in failed)
         return CheckResult(
