@@ -83,12 +83,15 @@ class KubeApi:
         try:
             if in_cluster:
                 _load_incluster_config(client_configuration=configuration)
-                configuration.connection_pool_maxsize = 0  # one connection per followed stream: no limit
-                return _ApiClient(configuration)
-            api_client = await _new_client_from_config(config_file=self._kubeconfig or self._environ.get("KUBECONFIG"))
+                api_client = _ApiClient(configuration)
+            else:
+                config_file = self._kubeconfig or self._environ.get("KUBECONFIG")
+                api_client = await _new_client_from_config(config_file=config_file)
         except (_ConfigException, OSError, ValueError) as exc:
             raise self._failed("config", "config", str(exc)) from None
-        api_client.configuration.connection_pool_maxsize = 0
+        # One connection per followed log stream: the default pool of 100 would starve the 101st stream. The REST
+        # client copied the limit when it was built, so the limit is lifted on it (its pool opens lazily).
+        api_client.rest_client.maxsize = 0
         return api_client
 
     async def reload(self, rejected: Any) -> None:

@@ -26,8 +26,8 @@ from .tally import StreamState
 
 log = logging.getLogger(__name__)
 
-READ_SIZE = 64 * 1024
 MAX_BACKOFF = 30.0
+BATCH_WINDOW = 0.5  # seconds between reads of a stream: counts settle this much later, for a fraction of the CPU
 
 
 class Start(StrEnum):
@@ -125,32 +125,30 @@ class ContainerFollower:
         return [("tailLines", "0")] if self._start is Start.NOW else []
 
     async def _read(self, response: aiohttp.ClientResponse, stopping: asyncio.Event) -> StreamEnd:
-        deadline = asyncio.get_running_loop().time() + self._settings.max_stream_lifetime
-        stop = asyncio.ensure_future(stopping.wait())
-        try:
-            while True:
-                remaining = deadline - asyncio.get_running_loop().time()
-                if remaining <= 0:
-                    return StreamEnd.LIFETIME
-                read = asyncio.ensure_future(response.content.readany())
-                done, _ = await asyncio.wait(
-                    {read, stop}, timeout=min(self._settings.silence_timeout, remaining), return_when="FIRST_COMPLETED"
-                )
-                if stop in done:
-                    read.cancel()
-                    return StreamEnd.STOPPING
-                if read not in done:
-                    read.cancel()
-                    return StreamEnd.SILENCE if remaining > self._settings.silence_timeout else StreamEnd.LIFETIME
-                try:
-                    data = read.result()
-                except (aiohttp.ClientError, OSError):
-                    return StreamEnd.ERROR
-                if not data:
-                    return StreamEnd.ENDED
-                self._counter.feed(data)
-        finally:
-            stop.cancel()
+        """Read until the stream ends, falls silent, grows too old, or the exporter stops.
+
+        Reads are paced by BATCH_WINDOW: a busy stream then hands over many lines per read instead of one, which
+        is most of the cost at a thousand streams (each read is a TLS record, a wake-up and a matcher call).
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._settings.max_stream_lifetime
+        while not stopping.is_set():
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return StreamEnd.LIFETIME
+            try:
+                async with asyncio.timeout(min(self._settings.silence_timeout, remaining)):
+                    data = await response.content.readany()
+            except TimeoutError:
+                return StreamEnd.SILENCE if remaining > self._settings.silence_timeout else StreamEnd.LIFETIME
+            except (aiohttp.ClientError, OSError):
+                return StreamEnd.ERROR
+            if not data:
+                return StreamEnd.ENDED
+            self._counter.feed(data)
+            if await wait_or_stop(stopping, BATCH_WINDOW):
+                break
+        return StreamEnd.STOPPING
 
     async def _fate(self) -> str:
         """After a stream ended: `follow` (resume), `previous` (read the terminated rest) or `gone`."""

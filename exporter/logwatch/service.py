@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import asyncio.sslproto
 
 from ..kube.client import KubeApi
 from ..metrics import ExporterMetrics, LogCollector
@@ -28,6 +29,7 @@ class LogWatch:
     def start(self, supervisor: Supervisor, stopping: asyncio.Event) -> None:
         selector, api = self.settings.selector, self.api
         if selector is not None and api is not None:
+            _shrink_tls_read_buffers()
             followers = PodFollowers(api, self.settings, self.matcher, self.tally, supervisor, stopping)
             self.followers = followers
             for namespace in self.settings.namespaces or (None,):
@@ -45,3 +47,18 @@ class LogWatch:
 
     def _file_worker(self, path: str, counter: LineCounter, stopping: asyncio.Event) -> WorkerFactory:
         return lambda: follow_file(path, counter, stopping, from_start=self.settings.from_start)
+
+
+TLS_READ_BUFFER = 32 * 1024
+
+
+def _shrink_tls_read_buffers() -> None:
+    """asyncio gives each TLS connection a 256 KiB read buffer (`SSLProtocol.max_size`, Python 3.11 and 3.12).
+
+    A thousand followed log streams, each delivering a few lines at a time, would hold a quarter of a gigabyte in
+    buffers that are never more than a few KiB full. 32 KiB still reads a whole TLS record (16 KiB) at once.
+    The setting is process-wide and read when a connection is made: set before the first stream opens.
+    """
+    protocol = getattr(asyncio.sslproto, "SSLProtocol", None)
+    if protocol is not None and getattr(protocol, "max_size", 0) > TLS_READ_BUFFER:
+        protocol.max_size = TLS_READ_BUFFER
