@@ -109,24 +109,37 @@ class LineCounter:
 
     def feed(self, data: bytes) -> None:
         if self._pending:
-            data = self._pending + data
-            self._pending = b""
+            # Finish the held partial line with the head of `data`, then count the rest in place: no copy of
+            # the whole chunk just to prepend a few bytes.
+            first_end = data.find(b"\n") + 1
+            if first_end == 0:
+                self._hold(self._pending + data)
+                return
+            head, self._pending = self._pending + data[:first_end], b""
+            self._feed_whole(head, len(head))
+            data = data[first_end:] if first_end < len(data) else b""
+            if not data:
+                return
         end = data.rfind(b"\n") + 1
-        if end == 0:
-            self._hold(data)
-            return
         if end < len(data):
             self._hold(data[end:])
-        whole = data[:end]
+        if end:
+            self._feed_whole(data, end)
+
+    def _feed_whole(self, data: bytes, end: int) -> None:
+        """Count the whole lines in data[:end]."""
+        start = 0
         if self._overlong:
             # The tail of a line whose head was dropped: it was counted when it started.
-            first_end = whole.find(b"\n") + 1
-            whole = whole[first_end:]
+            start = data.find(b"\n", 0, end) + 1
             self._overlong = False
+        if start:
+            data, end = data[start:end], end - start
         if self._skipping:
-            whole = self._skip_replayed(whole)
-        if whole:
-            self._count(whole)
+            data = self._skip_replayed(data[:end])
+            end = len(data)
+        if end:
+            self._count(data, end)
 
     def _hold(self, partial: bytes) -> None:
         if len(partial) <= MAX_LINE_BYTES:
@@ -160,21 +173,22 @@ class LineCounter:
         self._skipping = False
         return whole[position:]
 
-    def _count(self, whole: bytes) -> None:
-        lines = whole.count(b"\n")
-        hits = self._matcher.scan(whole)
+    def _count(self, whole: bytes, end: int | None = None) -> None:
+        stop = len(whole) if end is None else end
+        lines = whole.count(b"\n", 0, stop)
+        hits = self._matcher.scan(whole, stop)
         now = self._clock()
         events = []
         for start, event in hits:
             at = self._line_time(whole[start : start + 40]) if self._timestamps else None
             events.append((event, at / 1e9 if at is not None else now))
         if self._timestamps:
-            self._advance_resume(whole)
+            self._advance_resume(whole, stop, lines)
         self._tally.count(self.source, lines, events)
 
-    def _advance_resume(self, whole: bytes) -> None:
-        """Remember the last line's time, and how many lines of this chunk's end share it."""
-        end = len(whole) - 1  # the final newline
+    def _advance_resume(self, whole: bytes, stop: int, lines: int) -> None:
+        """Remember the last line's time, and how many lines at the end of whole[:stop] share it."""
+        end = stop - 1  # the final newline
         counted_same = 0
         last_at: int | None = None
         while end > 0:
@@ -192,7 +206,7 @@ class LineCounter:
                 break
         if last_at is None:
             return
-        if last_at == self.resume.at and end <= 0 and counted_same == whole.count(b"\n"):
+        if last_at == self.resume.at and end <= 0 and counted_same == lines:
             self.resume.same_time_count += counted_same  # the whole chunk is that same instant
         else:
             self.resume = ResumePoint(last_at, counted_same)

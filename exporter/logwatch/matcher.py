@@ -40,36 +40,56 @@ class Patterns:
 
 class Matcher:
     def __init__(self, patterns: Patterns) -> None:
-        order = {event: index for index, event in enumerate(Event)}
         self._literals: list[tuple[bytes, Event]] = [
             (text.encode(), event) for event in Event for text in patterns.substrings.get(event, ())
         ]
+        # When every substring shares a piece ("NATS" in the guide's three lines), one pass finds that piece and
+        # each hit's line is checked for the full substrings: one scan of the buffer instead of one per substring.
+        self._anchor = _common_piece([literal for literal, _ in self._literals])
         alternatives = [
             f"(?P<{event.value}_{index}>{regex})"
             for event in Event
             for index, regex in enumerate(patterns.regexes.get(event, ()))
         ]
         self._regex = re.compile("|".join(alternatives).encode(), re.MULTILINE) if alternatives else None
-        self._order = order
+        self._order = {event: index for index, event in enumerate(Event)}
 
-    def scan(self, data: bytes) -> list[tuple[int, Event]]:
-        """The events in `data` (whole lines), as (offset of the line's start, event), in the order of the lines."""
+    def scan(self, data: bytes, end: int | None = None) -> list[tuple[int, Event]]:
+        """The events in `data[:end]` (whole lines), as (offset of the line's start, event), in line order."""
+        stop = len(data) if end is None else end
         hits: dict[int, Event] = {}
-        for literal, event in self._literals:
-            position = data.find(literal)
-            while position != -1:
-                start = data.rfind(b"\n", 0, position) + 1
-                end = data.find(b"\n", position)
-                self._keep_first(hits, start, event)
-                if end == -1:
-                    break
-                position = data.find(literal, end)
+        if self._anchor:
+            self._scan_anchored(data, stop, hits)
+        else:
+            for literal, event in self._literals:
+                self._scan_literal(data, stop, literal, event, hits)
         if self._regex is not None:
-            for match in self._regex.finditer(data):
+            for match in self._regex.finditer(data, 0, stop):
                 group = match.lastgroup or ""
-                event = Event(group.rsplit("_", 1)[0])
-                self._keep_first(hits, data.rfind(b"\n", 0, match.start()) + 1, event)
+                self._keep_first(hits, data.rfind(b"\n", 0, match.start()) + 1, Event(group.rsplit("_", 1)[0]))
         return sorted(hits.items())
+
+    def _scan_anchored(self, data: bytes, stop: int, hits: dict[int, Event]) -> None:
+        position = data.find(self._anchor, 0, stop)
+        while position != -1:
+            start = data.rfind(b"\n", 0, position) + 1
+            line_end = data.find(b"\n", position, stop)
+            line_end = stop if line_end == -1 else line_end
+            for literal, event in self._literals:  # in event order: the first that matches wins the line
+                if data.find(literal, start, line_end) != -1:
+                    hits[start] = event
+                    break
+            position = data.find(self._anchor, line_end, stop)
+
+    def _scan_literal(self, data: bytes, stop: int, literal: bytes, event: Event, hits: dict[int, Event]) -> None:
+        position = data.find(literal, 0, stop)
+        while position != -1:
+            start = data.rfind(b"\n", 0, position) + 1
+            self._keep_first(hits, start, event)
+            line_end = data.find(b"\n", position, stop)
+            if line_end == -1:
+                return
+            position = data.find(literal, line_end, stop)
 
     def _keep_first(self, hits: dict[int, Event], start: int, event: Event) -> None:
         current = hits.get(start)
@@ -77,7 +97,14 @@ class Matcher:
             hits[start] = event
 
 
-def compile_regexes(regexes: Sequence[str]) -> None:
-    """Raise re.error for an invalid expression, so configuration loading can name it."""
-    for regex in regexes:
-        re.compile(regex.encode())
+def _common_piece(literals: Sequence[bytes], minimum: int = 3) -> bytes:
+    """The longest piece every literal contains (at least `minimum` bytes), else b""."""
+    if not literals:
+        return b""
+    shortest = min(literals, key=len)
+    for size in range(len(shortest), minimum - 1, -1):
+        for offset in range(len(shortest) - size + 1):
+            piece = shortest[offset : offset + size]
+            if all(piece in literal for literal in literals):
+                return piece
+    return b""
