@@ -108,38 +108,35 @@ class LineCounter:
         self._overlong = False
 
     def feed(self, data: bytes) -> None:
+        begin = 0
         if self._pending:
-            # Finish the held partial line with the head of `data`, then count the rest in place: no copy of
-            # the whole chunk just to prepend a few bytes.
+            # Finish the held partial line with the head of `data`; the rest is counted in place, by offsets.
             first_end = data.find(b"\n") + 1
             if first_end == 0:
                 self._hold(self._pending + data)
                 return
             head, self._pending = self._pending + data[:first_end], b""
-            self._feed_whole(head, len(head))
-            data = data[first_end:] if first_end < len(data) else b""
-            if not data:
-                return
-        end = data.rfind(b"\n") + 1
+            self._feed_whole(head, 0, len(head))
+            begin = first_end
+        end = data.rfind(b"\n", begin) + 1
+        if end == 0:
+            end = begin
         if end < len(data):
             self._hold(data[end:])
-        if end:
-            self._feed_whole(data, end)
+        if end > begin:
+            self._feed_whole(data, begin, end)
 
-    def _feed_whole(self, data: bytes, end: int) -> None:
-        """Count the whole lines in data[:end]."""
-        start = 0
+    def _feed_whole(self, data: bytes, begin: int, end: int) -> None:
+        """Count the whole lines in data[begin:end]."""
         if self._overlong:
             # The tail of a line whose head was dropped: it was counted when it started.
-            start = data.find(b"\n", 0, end) + 1
+            begin = data.find(b"\n", begin, end) + 1
             self._overlong = False
-        if start:
-            data, end = data[start:end], end - start
         if self._skipping:
-            data = self._skip_replayed(data[:end])
-            end = len(data)
-        if end:
-            self._count(data, end)
+            data = self._skip_replayed(data[begin:end])
+            begin, end = 0, len(data)
+        if end > begin:
+            self._count(data, begin, end)
 
     def _hold(self, partial: bytes) -> None:
         if len(partial) <= MAX_LINE_BYTES:
@@ -173,40 +170,40 @@ class LineCounter:
         self._skipping = False
         return whole[position:]
 
-    def _count(self, whole: bytes, end: int | None = None) -> None:
+    def _count(self, whole: bytes, begin: int = 0, end: int | None = None) -> None:
         stop = len(whole) if end is None else end
-        lines = whole.count(b"\n", 0, stop)
-        hits = self._matcher.scan(whole, stop)
+        lines = whole.count(b"\n", begin, stop)
+        hits = self._matcher.scan(whole, begin, stop)
         now = self._clock()
         events = []
         for start, event in hits:
             at = self._line_time(whole[start : start + 40]) if self._timestamps else None
             events.append((event, at / 1e9 if at is not None else now))
         if self._timestamps:
-            self._advance_resume(whole, stop, lines)
+            self._advance_resume(whole, begin, stop, lines)
         self._tally.count(self.source, lines, events)
 
-    def _advance_resume(self, whole: bytes, stop: int, lines: int) -> None:
-        """Remember the last line's time, and how many lines at the end of whole[:stop] share it."""
-        end = stop - 1  # the final newline
-        counted_same = 0
-        last_at: int | None = None
-        while end > 0:
-            start = whole.rfind(b"\n", 0, end) + 1
-            at = self._line_time(whole[start : start + 40])
-            if at is None:
-                break
-            if last_at is None:
-                last_at = at
-            elif at != last_at:
-                break
-            counted_same += 1
-            end = start - 1
-            if start == 0:
-                break
+    def _advance_resume(self, whole: bytes, begin: int, stop: int, lines: int) -> None:
+        """Remember the last line's time, and how many lines at the end of whole[begin:stop] share it.
+
+        Lines of one instant carry the same timestamp text, so earlier lines are compared as bytes and only the
+        last line's timestamp is parsed.
+        """
+        last_start = max(whole.rfind(b"\n", begin, stop - 1) + 1, begin)
+        space = whole.find(b" ", last_start, stop)
+        token = whole[last_start:space] if space != -1 else b""
+        last_at = self._line_time(token)
         if last_at is None:
             return
-        if last_at == self.resume.at and end <= 0 and counted_same == lines:
+        counted_same = 1
+        line_end = last_start - 1
+        while line_end > begin:
+            start = max(whole.rfind(b"\n", begin, line_end) + 1, begin)
+            if whole[start : start + len(token) + 1] != token + b" ":
+                break
+            counted_same += 1
+            line_end = start - 1
+        if last_at == self.resume.at and counted_same == lines:
             self.resume.same_time_count += counted_same  # the whole chunk is that same instant
         else:
             self.resume = ResumePoint(last_at, counted_same)

@@ -38,14 +38,18 @@ class Patterns:
         return cls(substrings=DEFAULT_SUBSTRINGS, regexes={})
 
 
+ANCHOR_MINIMUM = 12
+
+
 class Matcher:
     def __init__(self, patterns: Patterns) -> None:
         self._literals: list[tuple[bytes, Event]] = [
             (text.encode(), event) for event in Event for text in patterns.substrings.get(event, ())
         ]
-        # When every substring shares a piece ("NATS" in the guide's three lines), one pass finds that piece and
-        # each hit's line is checked for the full substrings: one scan of the buffer instead of one per substring.
-        self._anchor = _common_piece([literal for literal, _ in self._literals])
+        # When every substring shares a long piece, one pass finds that piece and each hit's line is checked for
+        # the full substrings. Only a long piece pays: bytes.find skips ahead by the needle's length, so searching
+        # "NATS" is slower than searching "Connected to NATS server" (measured: 2.6 vs 5.9 GB/s).
+        self._anchor = _common_piece([literal for literal, _ in self._literals], minimum=ANCHOR_MINIMUM)
         alternatives = [
             f"(?P<{event.value}_{index}>{regex})"
             for event in Event
@@ -54,25 +58,26 @@ class Matcher:
         self._regex = re.compile("|".join(alternatives).encode(), re.MULTILINE) if alternatives else None
         self._order = {event: index for index, event in enumerate(Event)}
 
-    def scan(self, data: bytes, end: int | None = None) -> list[tuple[int, Event]]:
-        """The events in `data[:end]` (whole lines), as (offset of the line's start, event), in line order."""
+    def scan(self, data: bytes, begin: int = 0, end: int | None = None) -> list[tuple[int, Event]]:
+        """The events in `data[begin:end]` (whole lines), as (offset of the line's start, event), in line order."""
         stop = len(data) if end is None else end
         hits: dict[int, Event] = {}
         if self._anchor:
-            self._scan_anchored(data, stop, hits)
+            self._scan_anchored(data, begin, stop, hits)
         else:
             for literal, event in self._literals:
-                self._scan_literal(data, stop, literal, event, hits)
+                self._scan_literal(data, begin, stop, literal, event, hits)
         if self._regex is not None:
-            for match in self._regex.finditer(data, 0, stop):
+            for match in self._regex.finditer(data, begin, stop):
                 group = match.lastgroup or ""
-                self._keep_first(hits, data.rfind(b"\n", 0, match.start()) + 1, Event(group.rsplit("_", 1)[0]))
+                start = max(data.rfind(b"\n", begin, match.start()) + 1, begin)
+                self._keep_first(hits, start, Event(group.rsplit("_", 1)[0]))
         return sorted(hits.items())
 
-    def _scan_anchored(self, data: bytes, stop: int, hits: dict[int, Event]) -> None:
-        position = data.find(self._anchor, 0, stop)
+    def _scan_anchored(self, data: bytes, begin: int, stop: int, hits: dict[int, Event]) -> None:
+        position = data.find(self._anchor, begin, stop)
         while position != -1:
-            start = data.rfind(b"\n", 0, position) + 1
+            start = max(data.rfind(b"\n", begin, position) + 1, begin)
             line_end = data.find(b"\n", position, stop)
             line_end = stop if line_end == -1 else line_end
             for literal, event in self._literals:  # in event order: the first that matches wins the line
@@ -81,10 +86,12 @@ class Matcher:
                     break
             position = data.find(self._anchor, line_end, stop)
 
-    def _scan_literal(self, data: bytes, stop: int, literal: bytes, event: Event, hits: dict[int, Event]) -> None:
-        position = data.find(literal, 0, stop)
+    def _scan_literal(
+        self, data: bytes, begin: int, stop: int, literal: bytes, event: Event, hits: dict[int, Event]
+    ) -> None:
+        position = data.find(literal, begin, stop)
         while position != -1:
-            start = data.rfind(b"\n", 0, position) + 1
+            start = max(data.rfind(b"\n", begin, position) + 1, begin)
             self._keep_first(hits, start, event)
             line_end = data.find(b"\n", position, stop)
             if line_end == -1:
