@@ -27,7 +27,7 @@ from .tally import StreamState
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF = 30.0
-BATCH_WINDOW = 0.5  # seconds between reads of a stream: counts settle this much later, for a fraction of the CPU
+BATCH_WINDOW = 1.0  # seconds between reads of a stream: counts settle this much later, for a fraction of the CPU
 
 
 class Start(StrEnum):
