@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import signal
@@ -12,9 +13,11 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+import aiohttp
 import pytest
 
-from exporter.embedded_nats import free_port
+from exporter.embedded_nats import NatsServer, free_port
+from tests.conftest import parse_samples, value, wait_for
 
 EXPORTER = [sys.executable, "-m", "exporter"]
 
@@ -142,3 +145,50 @@ def test_python_dash_m_and_console_script_agree() -> None:
     assert module.returncode == script.returncode == 0
     assert module.stdout == script.stdout
     assert module.stdout.startswith("nats-connectivity-exporter ")
+
+
+async def test_wrong_password_is_auth_error_and_shown_nowhere(tmp_path: Path) -> None:
+    server = NatsServer(config="authorization { user: app, password: right-pw-123 }")
+    await server.start()
+    port = free_port()
+    secret_file = tmp_path / "password"
+    secret_file.write_text("wr0ng-pw-456\n")
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        f"targets:\n  - name: secured\n    url: nats://127.0.0.1:{server.port}\n"
+        f"    credentials: {{user: app, password_file: {secret_file}}}\n"
+        f"  - name: in-url\n    url: nats://app:wr0ng-pw-456@127.0.0.1:{server.port}\n"
+    )
+    process = await asyncio.create_subprocess_exec(
+        *EXPORTER, "--config", str(config), "--web.listen-address", f"127.0.0.1:{port}", "--log.level", "debug",
+        "--probe.interval", "1s", stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        async with aiohttp.ClientSession() as http:
+
+            async def both_failed() -> str | None:
+                try:
+                    async with http.get(f"http://127.0.0.1:{port}/metrics") as response:
+                        text = await response.text()
+                except aiohttp.ClientError:
+                    return None
+                samples = parse_samples(text)
+                counts = [
+                    value(samples, "nats_connectivity_probes_total", target=name, result="auth_error") or 0
+                    for name in ("secured", "in-url")
+                ]
+                return text if all(counts) else None
+
+            metrics = await wait_for(both_failed, message="auth_error for both targets")
+            pages = [metrics]
+            for path in ("/", "/config", "/probe?target=secured&debug=true"):
+                async with http.get(f"http://127.0.0.1:{port}{path}") as response:
+                    pages.append(await response.text())
+    finally:
+        process.send_signal(signal.SIGTERM)
+        output, _ = await asyncio.wait_for(process.communicate(), 10)
+        await server.close()
+    assert process.returncode == 0
+    for shown in [*pages, output.decode()]:
+        assert "wr0ng-pw-456" not in shown
+    assert "auth_error" in pages[1]

@@ -15,7 +15,13 @@ async def test_stop_then_restart_shows_refused_then_recovery(
     nats_server: NatsServer, start_exporter: ExporterFactory
 ) -> None:
     running = await start_exporter("--nats-url", nats_server.url, "--probe.interval", "1s", "--probe.timeout", "1s")
-    await wait_for(running.metric_is("nats_connectivity_probe_success", 1, target="default"), message="first success")
+    samples = await wait_for(
+        running.metric_is("nats_connectivity_probe_success", 1, target="default"), message="first success"
+    )
+    server_info = [dict(labels) for name, labels in samples if name == "nats_connectivity_server_info"]
+    assert server_info
+    assert server_info[0]["version"].startswith("2.")
+    assert server_info[0]["server_name"]
     await wait_for(running.metric_is("nats_connectivity_session_connected", 1, target="default"), message="session")
     await wait_for(
         running.metric_is("nats_connectivity_publish_total", 1, op=">=", target="default", result="success"),
