@@ -398,7 +398,10 @@ class LogCollector(Collector):
         yield from (events, last_event, lines, pods, streams, restarts)
 
     def describe(self) -> Iterable[GaugeMetricFamily | CounterMetricFamily]:
-        return [spec.family() for spec in (LOG_EVENTS, LOG_LAST_EVENT, LOG_LINES, APP_PODS, LOG_STREAMS)]
+        return [
+            spec.family()
+            for spec in (LOG_EVENTS, LOG_LAST_EVENT, LOG_LINES, APP_PODS, LOG_STREAMS, LOG_STREAM_RESTARTS)
+        ]
 
 
 CHECK_SUCCESS = GaugeSpec(

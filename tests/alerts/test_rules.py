@@ -1,0 +1,99 @@
+"""The alerting rules: valid for promtool, unit-tested firing and not firing, annotated, and each with a runbook."""
+
+from __future__ import annotations
+
+import re
+
+import yaml
+
+from tests.alerts.rules import (
+    RULE_TESTS,
+    RULES_FILE,
+    RUNBOOK,
+    alerts,
+    counters_outside_rate,
+    load_rules,
+    metric_names,
+    promtool,
+    seconds,
+)
+
+CRITICAL = {
+    "NATSConnectivityUnreachable",
+    "NATSConnectivityNoReadyEndpoints",
+    "NATSConnectivityExporterDown",
+    "NATSConnectivityExporterAbsent",
+}
+DEFAULT_PROBE_INTERVAL = 15.0
+DIAGNOSTICS_INTERVAL = 60.0
+# Gauges the diagnostics and the audit set once per --diagnostics.interval.
+DIAGNOSTICS_METRICS = {
+    f"nats_connectivity_{name}"
+    for name in ("check_success", "service_endpoints", "endpoint_probe_success", "config_violations")
+}
+
+
+def test_promtool_accepts_the_rules() -> None:
+    result = promtool("check", "rules", str(RULES_FILE))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"SUCCESS: {len(load_rules())} rules found" in result.stdout
+
+
+def test_promtool_unit_tests_pass() -> None:
+    assert RULE_TESTS, "alerts/tests/*.yaml"
+    result = promtool("test", "rules", *map(str, RULE_TESTS))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.count("SUCCESS") == len(RULE_TESTS)
+
+
+def test_every_alert_is_unit_tested_firing_and_not_firing() -> None:
+    firing: set[str] = set()
+    silent: set[str] = set()
+    for path in RULE_TESTS:
+        for case in yaml.safe_load(path.read_text(encoding="utf-8"))["tests"]:
+            for check in case.get("alert_rule_test", []):
+                (firing if check.get("exp_alerts") else silent).add(check["alertname"])
+    names = {alert.name for alert in alerts()}
+    assert names - firing == set(), "never tested firing"
+    assert names - silent == set(), "never tested not firing"
+
+
+def test_severities_page_only_for_the_critical_alerts() -> None:
+    assert {alert.name: alert.labels.get("severity") for alert in alerts()} == {
+        alert.name: "critical" if alert.name in CRITICAL else "warning" for alert in alerts()
+    }
+
+
+def test_alerts_are_named_and_annotated() -> None:
+    for alert in alerts():
+        assert re.fullmatch(r"NATSConnectivity[A-Z][A-Za-z]+", alert.name), alert.name
+        assert set(alert.annotations) == {"summary", "description", "runbook_url"}, alert.name
+        assert "{{" in alert.annotations["description"], f"{alert.name}: the description says which target/app"
+        anchor = alert.name.lower()
+        assert alert.annotations["runbook_url"].endswith(f"alerts/runbook.md#{anchor}"), alert.name
+
+
+def test_no_alert_fires_on_one_failed_probe_or_diagnosis() -> None:
+    for alert in alerts():
+        duration = seconds(alert.duration)
+        assert duration >= 8 * DEFAULT_PROBE_INTERVAL, f"{alert.name}: for: {alert.duration}"
+        if metric_names(alert.expr) & DIAGNOSTICS_METRICS:
+            assert duration >= 2 * DIAGNOSTICS_INTERVAL, f"{alert.name}: spans two diagnosis runs"
+
+
+def test_counters_only_inside_rate_or_increase() -> None:
+    bad = {rule.name: counters_outside_rate(rule.expr) for rule in load_rules()}
+    assert not {name: counters for name, counters in bad.items() if counters}
+
+
+def test_the_runbook_has_a_section_per_alert() -> None:
+    text = RUNBOOK.read_text(encoding="utf-8")
+    sections = dict(re.findall(r"^## (\S+)\n(.*?)(?=^## |\Z)", text, flags=re.MULTILINE | re.DOTALL))
+    for alert in alerts():
+        assert alert.name in sections, alert.name
+        body = sections[alert.name]
+        for heading in ("### Meaning", "### Impact", "### Diagnosis", "### Fix"):
+            assert heading in body, f"{alert.name}: {heading}"
+        assert f"](#{alert.name.lower()})" in text, f"{alert.name}: in the runbook's table"
+    assert "nats-connectivity-exporter check" in text
+    assert "kubectl get endpoints" in text
