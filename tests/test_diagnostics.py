@@ -22,23 +22,10 @@ from exporter.embedded_nats import NatsServer, free_port
 from exporter.kube.client import KubeApi
 from tests.conftest import ExporterFactory, config_from_args, value, wait_for
 from tests.fake_kube import FakeKube
+from tests.guide import guide_example
 
 SERVICE = "nats-server"
-GUIDE_POLICY = {
-    "apiVersion": "networking.k8s.io/v1",
-    "kind": "NetworkPolicy",
-    "metadata": {"name": "allow-nats", "namespace": "petrosa-apps"},
-    "spec": {
-        "podSelector": {"matchLabels": {"app": "binance-data-extractor"}},
-        "policyTypes": ["Egress"],
-        "egress": [
-            {
-                "to": [{"namespaceSelector": {"matchLabels": {"name": "nats"}}}],
-                "ports": [{"protocol": "TCP", "port": 4222}],
-            }
-        ],
-    },
-}
+GUIDE_POLICY = guide_example("networkpolicy-allow-nats")
 
 
 class Cluster:

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from exporter.kube.netpol import DEFAULT_DNS, EGRESS, INGRESS, PodRef, Verdict, check_dns_egress, check_traffic
+from tests.guide import guide_example
 
 Policy = dict[str, Any]
 
@@ -24,21 +25,7 @@ NATS = PodRef(
 NAMESPACES: dict[str, dict[str, str]] = {"petrosa-apps": {"team": "trading"}, "nats": {}}
 
 # The "Network Policies" example of nats-kubernetes-best-practices.md, verbatim.
-GUIDE_POLICY: Policy = {
-    "apiVersion": "networking.k8s.io/v1",
-    "kind": "NetworkPolicy",
-    "metadata": {"name": "allow-nats", "namespace": "petrosa-apps"},
-    "spec": {
-        "podSelector": {"matchLabels": {"app": "binance-data-extractor"}},
-        "policyTypes": ["Egress"],
-        "egress": [
-            {
-                "to": [{"namespaceSelector": {"matchLabels": {"name": "nats"}}}],
-                "ports": [{"protocol": "TCP", "port": 4222}],
-            }
-        ],
-    },
-}
+GUIDE_POLICY: Policy = guide_example("networkpolicy-allow-nats")
 
 
 def policy(name: str, namespace: str = "petrosa-apps", selector: Policy | None = None, **spec: Any) -> Policy:
