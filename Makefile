@@ -35,8 +35,8 @@ system-deps:
 	fi
 
 lint: $(STAMP)
-	$(BIN)/ruff check exporter tests
-	$(BIN)/ruff format --check exporter tests
+	$(BIN)/ruff check exporter tests deploy
+	$(BIN)/ruff format --check exporter tests deploy
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

@@ -15,6 +15,7 @@ from .config import Config, Target
 from .diagnostics.runner import DiagnosticsBoard, audit_forever, diagnose_forever
 from .exposition import Exposition
 from .kube.client import KubeApi, kube_access_configured
+from .kube.names import service_name
 from .logs import configure_level
 from .logwatch.service import LogWatch
 from .metrics import DiagnosticsCollector, ExporterMetrics
@@ -189,8 +190,16 @@ class Exporter:
 
     def _start_audit(self, supervisor: Supervisor) -> None:
         kube, settings, board = self.kube, self.config.diagnostics, self.diagnostics
-        if kube is not None:
-            supervisor.start("audit", lambda: audit_forever(kube, settings, board, self._stopping))
+        if kube is None:
+            return
+        namespaces: tuple[str, ...] = ()
+        if settings.app_namespaces:
+            # The applications' namespaces and the NATS Services' (their Services must be seen, or every URL
+            # would look like an unknown service).
+            services = (service_name(t.servers[0].host, settings.cluster_domain) for t in self.active_targets)
+            nats = tuple(service.namespace or settings.namespace for service in services if service is not None)
+            namespaces = tuple(dict.fromkeys((*settings.app_namespaces, *nats)))
+        supervisor.start("audit", lambda: audit_forever(kube, settings, board, self._stopping, namespaces))
 
     def _start_diagnostics(self, supervisor: Supervisor) -> None:
         targets, settings, kube, board = self.active_targets, self.config.diagnostics, self.kube, self.diagnostics

@@ -232,7 +232,9 @@ def load_config(args: argparse.Namespace, environ: Mapping[str, str]) -> Config:
         kubeconfig=kubeconfig,
         config_file=args.config,
         logs=logs,
-        diagnostics=load_diagnostics_settings(args, mapping(document, "diagnostics"), environ, logs.selector),
+        diagnostics=load_diagnostics_settings(
+            args, mapping(document, "diagnostics"), environ, logs.selector, logs.namespaces
+        ),
         probe_allowed_hosts=tuple(allowed_hosts),
         idle_timeout=idle_timeout,
     )

@@ -48,13 +48,18 @@ RESOURCES: tuple[ClusterResource, ...] = (
 )
 
 
-async def audit_cluster(api: KubeApi, options: AuditOptions = DEFAULT_OPTIONS) -> AuditResult:
-    """Audit every namespace the credentials can list. Raises `KubeError` only if no resource could be read."""
+async def audit_cluster(
+    api: KubeApi, options: AuditOptions = DEFAULT_OPTIONS, namespaces: Sequence[str] = ()
+) -> AuditResult:
+    """Audit every namespace the credentials can list, or only `namespaces` (for per-namespace Roles).
+
+    Raises `KubeError` only if no resource could be read.
+    """
     # The first list alone: without working credentials every other one would fail the same way.
-    first = await _list(api, RESOURCES[0], options)
+    first = await _list_scoped(api, RESOURCES[0], options, namespaces)
     if isinstance(first, KubeError) and first.code == "config":
         raise first
-    rest = await asyncio.gather(*(_list(api, resource, options) for resource in RESOURCES[1:]))
+    rest = await asyncio.gather(*(_list_scoped(api, resource, options, namespaces) for resource in RESOURCES[1:]))
     outcomes = [first, *rest]
     objects: list[KubeObject] = []
     notes: list[str] = []
@@ -86,13 +91,30 @@ def unreadable_note(resource: ClusterResource, error: KubeError) -> str:
     return f"could not list {resource.plural} ({error.code}: {error.message}); {resource.lost}"
 
 
-async def _list(api: KubeApi, resource: ClusterResource, options: AuditOptions) -> list[KubeObject] | KubeError:
+async def _list_scoped(
+    api: KubeApi, resource: ClusterResource, options: AuditOptions, namespaces: Sequence[str]
+) -> list[KubeObject] | KubeError:
+    """Cluster-wide, or namespace by namespace: the first namespace that cannot be read fails the resource."""
+    if not namespaces:
+        return await _list(api, resource, options, resource.list_path)
+    objects: list[KubeObject] = []
+    for namespace in namespaces:
+        outcome = await _list(api, resource, options, f"{resource.prefix}/namespaces/{namespace}/{resource.plural}")
+        if isinstance(outcome, KubeError):
+            return outcome
+        objects.extend(outcome)
+    return objects
+
+
+async def _list(
+    api: KubeApi, resource: ClusterResource, options: AuditOptions, path: str
+) -> list[KubeObject] | KubeError:
     objects: list[KubeObject] = []
     token = ""
     try:
         while True:
             query = [("limit", str(PAGE_SIZE)), *([("continue", token)] if token else [])]
-            page = await api.get_json(f"list {resource.plural}", resource.list_path, query)
+            page = await api.get_json(f"list {resource.plural}", path, query)
             objects.extend(_objects(resource, sequence(page.get("items")), options))
             token = str(mapping(page.get("metadata")).get("continue") or "")
             if not token:

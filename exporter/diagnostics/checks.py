@@ -328,7 +328,9 @@ async def network_policy(context: CheckContext) -> CheckResult:
     try:
         service = await context.service_object()
         nats_pods = await _pods(api, context.namespace, _selector_text((service.get("spec") or {}).get("selector")))
-        app_pods = await _pods(api, None, selector)
+        # Within the applications' namespaces when they are known: per-namespace Roles then suffice.
+        scopes = context.settings.app_namespaces or (None,)
+        app_pods = [pod for scope in scopes for pod in await _pods(api, scope, selector)]
     except KubeError as exc:
         return _api_trouble(name, exc, "get services; list pods")
     if not nats_pods or not app_pods:

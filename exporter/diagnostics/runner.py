@@ -76,14 +76,21 @@ class DiagnosticsBoard:
 
 
 async def audit_forever(
-    api: KubeApi, settings: DiagnosticsSettings, board: DiagnosticsBoard, stopping: asyncio.Event
+    api: KubeApi,
+    settings: DiagnosticsSettings,
+    board: DiagnosticsBoard,
+    stopping: asyncio.Event,
+    namespaces: Sequence[str] = (),
 ) -> None:
-    """The configuration audit of the live cluster, every interval: IP-address NATS URLs and the other rules."""
+    """The configuration audit of the live cluster, every interval: IP-address NATS URLs and the other rules.
+
+    `namespaces` limits it to those (per-namespace Roles suffice); empty: the whole cluster.
+    """
     options = replace(DEFAULT_OPTIONS, cluster_domain=settings.cluster_domain, default_namespace=settings.namespace)
     previous: int | None = None
     while True:
         try:
-            board.audit = await audit_cluster(api, options)
+            board.audit = await audit_cluster(api, options, namespaces)
         except KubeError:
             board.audit = None  # nothing readable: counted and logged by the client; no stale figures
         findings = len(board.audit.findings) if board.audit is not None else None

@@ -29,6 +29,7 @@ class DiagnosticsSettings:
     cluster_domain: str = DEFAULT_CLUSTER_DOMAIN
     app_selector: str | None = None
     namespace: str = "default"
+    app_namespaces: tuple[str, ...] = ()  # where the applications run (logs.namespaces); empty: anywhere
 
 
 def add_diagnostics_flags(parser: argparse.ArgumentParser) -> None:
@@ -38,7 +39,11 @@ def add_diagnostics_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def load_diagnostics_settings(
-    args: argparse.Namespace, raw: Mapping[str, Any], environ: Mapping[str, str], logs_selector: str | None
+    args: argparse.Namespace,
+    raw: Mapping[str, Any],
+    environ: Mapping[str, str],
+    logs_selector: str | None,
+    logs_namespaces: tuple[str, ...] = (),
 ) -> DiagnosticsSettings:
     reject_unknown(raw, ("interval", "cluster_domain", "app_selector", "namespace"), prefix="diagnostics.")
     flag_interval = getattr(args, "diagnostics_interval", None)
@@ -58,4 +63,5 @@ def load_diagnostics_settings(
         cluster_domain=(domain or DEFAULT_CLUSTER_DOMAIN).strip("."),
         app_selector=selector or logs_selector,
         namespace=namespace,
+        app_namespaces=logs_namespaces,
     )
