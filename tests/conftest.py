@@ -19,6 +19,7 @@ from exporter.app import Exporter
 from exporter.cli import build_parser
 from exporter.config import Config, load_config
 from exporter.embedded_nats import NatsServer
+from tests.fake_kube import FakeKube
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
@@ -101,6 +102,15 @@ async def nats_server() -> AsyncIterator[NatsServer]:
     await server.start()
     yield server
     await server.close()
+
+
+@pytest.fixture
+async def kube() -> AsyncIterator[FakeKube]:
+    """The fake Kubernetes API server (tests/fake_kube), started on HTTPS in the test's loop."""
+    fake = FakeKube(bookmark_interval=0.2)
+    await fake.start()
+    yield fake
+    await fake.stop()
 
 
 @pytest.fixture

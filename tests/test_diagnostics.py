@@ -23,6 +23,7 @@ from exporter.kube.client import KubeApi
 from tests.conftest import ExporterFactory, config_from_args, value, wait_for
 from tests.fake_kube import FakeKube
 from tests.guide import guide_example
+from tests.kube_objects import endpoint_slice, nats_service
 
 SERVICE = "nats-server"
 GUIDE_POLICY = guide_example("networkpolicy-allow-nats")
@@ -45,36 +46,13 @@ async def cluster(tmp_path: Path) -> AsyncIterator[Cluster]:
         await server.start()
     await servers[1].stop()  # nats-1 is broken; the Service does not know it yet
     async with FakeKube(bookmark_interval=0.2) as kube:
-        kube.add_object(service(port))
-        kube.add_object(endpoint_slice(port))
+        kube.add_object(nats_service(SERVICE, "nats", port))
+        kube.add_object(endpoint_slice(SERVICE, "nats", port, {"nats-0": "127.0.0.2", "nats-1": "127.0.0.3"}))
         kube.add_pod("nats", "nats-0", labels={"app": "nats"})
         kube.add_pod("petrosa-apps", "extractor-0", labels={"app": "binance-data-extractor", "tier": "app"})
         yield Cluster(kube, port, servers, kube.write_kubeconfig(tmp_path / "kubeconfig"))
     for server in servers:
         await server.close()
-
-
-def service(port: int) -> dict[str, Any]:
-    return {
-        "apiVersion": "v1",
-        "kind": "Service",
-        "metadata": {"name": SERVICE, "namespace": "nats"},
-        "spec": {"selector": {"app": "nats"}, "ports": [{"name": "client", "port": port, "targetPort": port}]},
-    }
-
-
-def endpoint_slice(port: int) -> dict[str, Any]:
-    return {
-        "apiVersion": "discovery.k8s.io/v1",
-        "kind": "EndpointSlice",
-        "metadata": {"name": f"{SERVICE}-abc", "namespace": "nats", "labels": {"kubernetes.io/service-name": SERVICE}},
-        "addressType": "IPv4",
-        "ports": [{"name": "client", "port": port, "protocol": "TCP"}],
-        "endpoints": [
-            {"addresses": ["127.0.0.2"], "conditions": {"ready": True}, "targetRef": {"kind": "Pod", "name": "nats-0"}},
-            {"addresses": ["127.0.0.3"], "conditions": {"ready": True}, "targetRef": {"kind": "Pod", "name": "nats-1"}},
-        ],
-    }
 
 
 async def run_diagnosis(cluster: Cluster, *args: str) -> dict[str, Any]:

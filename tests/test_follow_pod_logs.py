@@ -7,7 +7,6 @@ match what the fake API server says it served, line for line.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -18,14 +17,6 @@ from tests.fake_kube import FakeKube
 
 NS = "petrosa-apps"
 CONNECTED, FAILED, LOST = "Connected to NATS server", "Failed to connect to NATS", "NATS connection lost"
-
-
-@pytest.fixture
-async def kube() -> AsyncIterator[FakeKube]:
-    fake = FakeKube(bookmark_interval=0.2)
-    await fake.start()
-    yield fake
-    await fake.stop()
 
 
 async def start_following(

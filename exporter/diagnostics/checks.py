@@ -159,13 +159,10 @@ async def service_exists(context: CheckContext) -> CheckResult:
 
 async def endpoints_ready(context: CheckContext) -> CheckResult:
     name = "endpoints_ready"
-    if (skipped := _kube_needed(name, context)) is not None:
-        return skipped
+    slices = await _slices_for(name, context)
+    if isinstance(slices, CheckResult):
+        return slices
     assert context.service is not None
-    try:
-        slices = await context.endpoint_slices()
-    except KubeError as exc:
-        return _api_trouble(name, exc, "list endpointslices.discovery.k8s.io")
     ready: list[str] = []
     not_ready: list[str] = []
     for item in slices:
@@ -185,6 +182,16 @@ async def endpoints_ready(context: CheckContext) -> CheckResult:
             "are they running and passing their readiness probe?",
         )
     return CheckResult(name, CheckState.PASS, f"{len(ready)} ready, {len(not_ready)} not ready", evidence)
+
+
+async def _slices_for(name: str, context: CheckContext) -> list[dict[str, Any]] | CheckResult:
+    """The Service's EndpointSlices, or the result that says why `name` cannot look at them."""
+    if (skipped := _kube_needed(name, context)) is not None:
+        return skipped
+    try:
+        return await context.endpoint_slices()
+    except KubeError as exc:
+        return _api_trouble(name, exc, "list endpointslices.discovery.k8s.io")
 
 
 async def _resolve(host: str, port: int) -> list[str]:
@@ -255,13 +262,10 @@ def _probe_failure(name: str, summary: str, result: ProbeResult) -> CheckResult:
 async def endpoint_probe(context: CheckContext) -> CheckResult:
     """Connect to each NATS pod behind the Service directly: one bad replica hides behind a healthy Service."""
     name = "endpoint_probe"
-    if (skipped := _kube_needed(name, context)) is not None:
-        return skipped
+    slices = await _slices_for(name, context)
+    if isinstance(slices, CheckResult):
+        return slices
     assert context.service is not None
-    try:
-        slices = await context.endpoint_slices()
-    except KubeError as exc:
-        return _api_trouble(name, exc, "list endpointslices.discovery.k8s.io")
     targets = list(_endpoint_targets(slices, context.port))
     if not targets:
         return CheckResult(name, CheckState.SKIPPED, "no ready endpoints to probe")

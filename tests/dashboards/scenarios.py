@@ -23,6 +23,7 @@ from typing import Any
 from exporter.embedded_nats import NatsServer
 from tests.conftest import RunningExporter, wait_for
 from tests.fake_kube import FakeKube
+from tests.kube_objects import endpoint_slice, nats_service
 
 SERVICE = "localhost"
 APPS = "petrosa-apps"
@@ -56,7 +57,9 @@ async def cluster(tmp_path: Path) -> AsyncIterator[Cluster]:
     await nats.start()
     try:
         async with FakeKube(bookmark_interval=0.2) as kube:
-            for obj in (_service(nats.port), _endpoint_slice(nats.port), _configmap()):
+            pods = {"nats-0": "127.0.0.1", "nats-1": "127.0.0.2"}
+            service = nats_service(SERVICE, "default", nats.port)
+            for obj in (service, endpoint_slice(SERVICE, "default", nats.port, pods), _configmap()):
                 kube.add_object(obj)
             kube.add_pod("default", "nats-0", labels={"app": "nats"})
             kube.add_pod(APPS, "extractor-0", labels={"app": APP, "tier": "app"})
@@ -67,33 +70,6 @@ async def cluster(tmp_path: Path) -> AsyncIterator[Cluster]:
             yield Cluster(kube, kube.write_kubeconfig(tmp_path / "kubeconfig"), nats)
     finally:
         await nats.close()
-
-
-def _service(port: int) -> dict[str, Any]:
-    return {
-        "apiVersion": "v1",
-        "kind": "Service",
-        "metadata": {"name": SERVICE, "namespace": "default"},
-        "spec": {"selector": {"app": "nats"}, "ports": [{"name": "client", "port": port, "targetPort": port}]},
-    }
-
-
-def _endpoint_slice(port: int) -> dict[str, Any]:
-    def endpoint(pod: str, address: str) -> dict[str, Any]:
-        return {"addresses": [address], "conditions": {"ready": True}, "targetRef": {"kind": "Pod", "name": pod}}
-
-    return {
-        "apiVersion": "discovery.k8s.io/v1",
-        "kind": "EndpointSlice",
-        "metadata": {
-            "name": f"{SERVICE}-abc12",
-            "namespace": "default",
-            "labels": {"kubernetes.io/service-name": SERVICE},
-        },
-        "addressType": "IPv4",
-        "ports": [{"name": "client", "port": port, "protocol": "TCP"}],
-        "endpoints": [endpoint("nats-0", "127.0.0.1"), endpoint("nats-1", "127.0.0.2")],
-    }
 
 
 def _configmap() -> dict[str, Any]:

@@ -17,14 +17,6 @@ from .kube_client import new_client_from_config
 
 
 @pytest.fixture
-async def kube() -> AsyncIterator[FakeKube]:
-    fake = FakeKube(bookmark_interval=0.2)
-    await fake.start()
-    yield fake
-    await fake.stop()
-
-
-@pytest.fixture
 def kubeconfig(kube: FakeKube, tmp_path: Path) -> Path:
     return kube.write_kubeconfig(tmp_path / "kubeconfig", namespace="shop")
 
