@@ -241,3 +241,16 @@ async def test_two_shards_split_the_pods_between_them(
     first, second = await wait_for(split, message="the lines split between the shards")
     assert first > 0
     assert second > 0
+
+
+async def test_only_the_named_containers_are_followed(
+    start_exporter: ExporterFactory, nats_server: NatsServer, kube: FakeKube, tmp_path: Path
+) -> None:
+    kube.add_pod(NS, "worker-0", labels={"tier": "app", "app": "worker"}, containers=("main", "istio-proxy"))
+    running = await start_following(start_exporter, nats_server, kube, tmp_path, "--logs.containers", "main")
+    await wait_for(lambda: kube.open_streams("log") == 1, message="one stream: the main container's")
+
+    kube.append_lines(NS, "worker-0", [CONNECTED], container="main")
+    kube.append_lines(NS, "worker-0", [LOST, "proxy noise"], container="istio-proxy")
+    samples = await wait_for(lambda: lines_equal(running, "worker", 1), message="only main's line")
+    assert count(samples, "log_events_total", "worker", event="lost") == 0
