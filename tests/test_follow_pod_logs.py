@@ -252,5 +252,9 @@ async def test_only_the_named_containers_are_followed(
 
     kube.append_lines(NS, "worker-0", [CONNECTED], container="main")
     kube.append_lines(NS, "worker-0", [LOST, "proxy noise"], container="istio-proxy")
-    samples = await wait_for(lambda: lines_equal(running, "worker", 1), message="only main's line")
+    await wait_for(lambda: lines_equal(running, "worker", 1), message="main's line")
+    kube.append_lines(NS, "worker-0", ["main again"], container="main")
+    # By the time main's later line is counted, a followed proxy stream would have delivered its earlier ones.
+    samples = await wait_for(lambda: lines_equal(running, "worker", 2), message="main's second line")
     assert count(samples, "log_events_total", "worker", event="lost") == 0
+    assert kube.open_streams("log") == 1
