@@ -13,6 +13,7 @@ import time
 from calendar import timegm
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 
 from .matcher import Matcher
 from .tally import LogSource, LogTally
@@ -26,6 +27,14 @@ class BadTimestamp(ValueError):
     pass
 
 
+@lru_cache(maxsize=256)
+def _epoch_seconds(date_time: bytes) -> int:
+    """Seconds since the epoch of `2024-01-02T03:04:05`: many lines share a second, so it is remembered."""
+    fields = (date_time[0:4], date_time[5:7], date_time[8:10], date_time[11:13], date_time[14:16], date_time[17:19])
+    year, month, day, hour, minute, second = (int(field) for field in fields)
+    return timegm((year, month, day, hour, minute, second, 0, 0, 0))
+
+
 def parse_timestamp(prefix: bytes) -> int:
     """Nanoseconds since the epoch for `2024-01-02T03:04:05.123456789Z` (any number of fraction digits).
 
@@ -34,9 +43,7 @@ def parse_timestamp(prefix: bytes) -> int:
     if len(prefix) < 20 or prefix[4:5] != b"-" or prefix[10:11] != b"T" or prefix[13:14] != b":":
         raise BadTimestamp(prefix[:40])
     try:
-        fields = (prefix[0:4], prefix[5:7], prefix[8:10], prefix[11:13], prefix[14:16], prefix[17:19])
-        year, month, day, hour, minute, second = (int(field) for field in fields)
-        seconds = timegm((year, month, day, hour, minute, second, 0, 0, 0))
+        seconds = _epoch_seconds(prefix[:19])
     except ValueError:
         raise BadTimestamp(prefix[:40]) from None
     rest = prefix[19:]
@@ -108,23 +115,14 @@ class LineCounter:
         self._overlong = False
 
     def feed(self, data: bytes) -> None:
-        begin = 0
         if self._pending:
-            # Finish the held partial line with the head of `data`; the rest is counted in place, by offsets.
-            first_end = data.find(b"\n") + 1
-            if first_end == 0:
-                self._hold(self._pending + data)
-                return
-            head, self._pending = self._pending + data[:first_end], b""
-            self._feed_whole(head, 0, len(head))
-            begin = first_end
-        end = data.rfind(b"\n", begin) + 1
-        if end == 0:
-            end = begin
+            # Copying a chunk (microseconds) is cheaper than counting the held line's end on its own.
+            data, self._pending = self._pending + data, b""
+        end = data.rfind(b"\n") + 1
         if end < len(data):
             self._hold(data[end:])
-        if end > begin:
-            self._feed_whole(data, begin, end)
+        if end:
+            self._feed_whole(data, 0, end)
 
     def _feed_whole(self, data: bytes, begin: int, end: int) -> None:
         """Count the whole lines in data[begin:end]."""
