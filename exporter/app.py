@@ -30,6 +30,7 @@ from .webconfig import WebConfig, WebSecurity, load_web_config
 
 log = logging.getLogger(__name__)
 
+HTTP_SHUTDOWN_TIMEOUT = 1.0
 SHUTDOWN_GRACE = 3.0  # seconds for in-flight probes to finish after SIGTERM; the whole exit stays under 5 s
 
 
@@ -108,7 +109,11 @@ class Exporter:
         # keepalive_timeout closes idle connections and, since aiohttp arms it when a connection opens and only
         # a complete request disarms it, connections that trickle their headers too (slowloris).
         runner = web.AppRunner(
-            make_app(self), access_log=None, handler_cancellation=True, keepalive_timeout=self.config.idle_timeout
+            make_app(self),
+            access_log=None,
+            handler_cancellation=True,
+            keepalive_timeout=self.config.idle_timeout,
+            shutdown_timeout=HTTP_SHUTDOWN_TIMEOUT,  # an in-flight /probe must not hold SIGTERM past 5 s
         )
         await runner.setup()
         host, port = self.config.listen_host_port
@@ -152,10 +157,10 @@ class Exporter:
             try:
                 config = self._reload_source()
             except ConfigError as exc:
-                self.metrics.reload_state.successful = False
-                self.exposition.invalidate()
-                log.error("configuration reload failed; keeping the running configuration", extra={"error": str(exc)})
-                return False, f"reload failed, running configuration kept: {exc}"
+                return self._reload_failed(str(exc))
+            except Exception as exc:  # a reload boundary: a bug in validation must not look like success
+                log.exception("configuration reload crashed")
+                return self._reload_failed(f"unexpected {type(exc).__name__}")
             for setting in ("listen_address", "web_config_file", "idle_timeout"):
                 if getattr(config, setting) != getattr(self.config, setting):
                     log.warning("a changed setting needs a restart to apply", extra={"setting": setting})
@@ -169,6 +174,12 @@ class Exporter:
             names = ",".join(target.name for target in self.active_targets)
             log.info("configuration reloaded", extra={"targets": names})
             return True, f"configuration reloaded; targets: {names or 'none'}"
+
+    def _reload_failed(self, error: str) -> tuple[bool, str]:
+        self.metrics.reload_state.successful = False
+        self.exposition.invalidate()
+        log.error("configuration reload failed; keeping the running configuration", extra={"error": error})
+        return False, f"reload failed, running configuration kept: {error}"
 
     async def _apply_targets(self, previous: dict[str, Target]) -> None:
         supervisor = self._supervisor

@@ -253,6 +253,8 @@ def _read_file(path: str) -> dict[str, Any]:
         content = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError("--config", path, f"a readable file ({exc.strerror})") from None
+    except UnicodeDecodeError:
+        raise ConfigError("--config", path, "a UTF-8 text file") from None
     try:
         document = yaml.safe_load(content)
     except yaml.YAMLError as exc:

@@ -75,8 +75,9 @@ def parse_url(raw: str) -> NatsUrl:
     try:
         parts = urlsplit(text)
         port = parts.port
-    except ValueError as exc:
-        raise UrlError(f"invalid URL ({_safe_reason(exc)})") from None
+    except ValueError:
+        # urllib's message can quote part of the credentials (a password with '/' reads as a port): never shown.
+        raise UrlError("invalid URL (a bad port, or '/', '#' or '?' not percent-encoded in the credentials)") from None
     scheme = parts.scheme.lower()
     if scheme not in SCHEMES:
         raise UrlError(f"unsupported scheme {scheme!r} (expected one of {', '.join(SCHEMES)})")
@@ -115,8 +116,3 @@ def redact_text(text: str, secrets: Iterable[str]) -> str:
     for secret in sorted((value for value in secrets if value), key=len, reverse=True):
         text = text.replace(secret, REDACTED)
     return text
-
-
-def _safe_reason(exc: ValueError) -> str:
-    # urllib's messages name the offending port, never the credentials; keep only the first clause anyway.
-    return str(exc).split(":")[0]

@@ -26,6 +26,7 @@ import logging
 import os
 import ssl
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,6 +53,7 @@ TLS_VERSIONS = {
 }
 _TLS_KEYS = ("cert_file", "key_file", "client_auth_type", "client_ca_file", "min_version", "max_version")
 _AUTH_CACHE_SIZE = 256
+_BCRYPT_POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="bcrypt")
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +86,8 @@ def load_web_config(path: str) -> WebConfig:
         document = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
     except OSError as exc:
         raise ConfigError("--web.config.file", path, f"a readable file ({exc.strerror})") from None
+    except UnicodeDecodeError:
+        raise ConfigError("--web.config.file", path, "a UTF-8 text file") from None
     except yaml.YAMLError:
         raise ConfigError("--web.config.file", path, "valid YAML") from None
     if not isinstance(document, dict):
@@ -131,7 +135,7 @@ def _tls(raw: object, base: Path) -> TLSServerConfig | None:
     versions = {}
     for key, default in (("min_version", "TLS12"), ("max_version", None)):
         value = raw.get(key, default)
-        if value is not None and value not in TLS_VERSIONS:
+        if value is not None and (not isinstance(value, str) or value not in TLS_VERSIONS):
             raise ConfigError(f"tls_server_config.{key}", value, ", ".join(TLS_VERSIONS))
         versions[key] = value
     return TLSServerConfig(
@@ -219,6 +223,9 @@ class WebSecurity:
         except ConfigError as exc:
             log.error("web config rejected; keeping the last good one", extra={"error": str(exc)})
             return self._reloaded(False)
+        except Exception:  # a reload boundary: whatever the file holds, the running config stays
+            log.exception("web config could not be read; keeping the last good one")
+            return self._reloaded(False)
         if (config.tls is None) != (self.config.tls is None) or (
             config.tls and self.config.tls and config.tls.client_auth_type != self.config.tls.client_auth_type
         ):
@@ -257,7 +264,9 @@ class WebSecurity:
         key = (user, hashlib.sha256(password.encode() + hashed).digest())
         cached = self._verified.get(key)
         if cached is None:
-            cached = await asyncio.to_thread(bcrypt.checkpw, password.encode(), hashed)
+            # Its own thread: the default pool can be full of DNS lookups hanging on a broken resolver.
+            loop = asyncio.get_running_loop()
+            cached = await loop.run_in_executor(_BCRYPT_POOL, bcrypt.checkpw, password.encode(), hashed)
             if len(self._verified) >= _AUTH_CACHE_SIZE:
                 self._verified.clear()
             self._verified[key] = cached

@@ -65,11 +65,12 @@ def test_invalid_flag_exits_2_with_one_line_naming_it(args: list[str], key: str)
         ("targets: [{name: a, url: 'nats://x:4222', intervall: 5s}]", "targets[0].intervall"),
         ("probe: {interval: soon}\ntargets: [{url: 'nats://x:4222'}]", "probe.interval"),
         ("targets: [{url: 'nats://x:4222'}\n", "--config"),
+        ("targets: [{url: 'nats://x:4222'}]\n# \udcff\n", "--config"),
     ],
 )
 def test_invalid_config_file_exits_2_with_one_line_naming_the_key(tmp_path: Path, document: str, key: str) -> None:
     config = tmp_path / "config.yaml"
-    config.write_text(document)
+    config.write_bytes(document.encode("utf-8", "surrogateescape"))  # \udcff: a byte that is not UTF-8
 
     result = run_cli("--config", str(config))
 

@@ -50,3 +50,10 @@ def test_redact_text_hides_longest_secrets_first() -> None:
 
 def test_classify_host_without_a_scheme() -> None:
     assert classify_host("10.0.0.1") is HostKind.IP
+
+
+def test_a_password_with_a_slash_is_not_quoted_in_the_error() -> None:
+    with pytest.raises(UrlError) as error:
+        parse_url("nats://user:Zk3/9xQ@nats:4222")
+    assert "Zk3" not in str(error.value)
+    assert "9xQ" not in str(error.value)

@@ -150,7 +150,10 @@ class KubeApi:
         # Connecting is bounded here; reading is bounded by the caller (a watch or a log stream reads for long).
         request_timeout = aiohttp.ClientTimeout(total=None, sock_connect=CONNECT_TIMEOUT, connect=timeout)
         try:
-            result = await api_client.call_api(*params, _request_timeout=request_timeout, _preload_content=False)
+            # Until the status line arrives, `timeout` bounds the request: an API server that accepts and never
+            # answers must not hang a watcher, a follower or the `check` command.
+            async with asyncio.timeout(timeout):
+                result = await api_client.call_api(*params, _request_timeout=request_timeout, _preload_content=False)
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
             raise self._failed(operation, "network", type(exc).__name__) from None
         response: aiohttp.ClientResponse = result.response

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from ..supervisor import wait_or_stop
@@ -20,6 +21,7 @@ log = logging.getLogger(__name__)
 
 POLL_INTERVAL = 0.25
 READ_SIZE = 1024 * 1024
+_READ_POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="logfile")
 
 
 @dataclass
@@ -51,7 +53,7 @@ async def follow_file(path: str, counter: LineCounter, stopping: asyncio.Event, 
     finally:
         tally.set_stream(path, None)
         if current is not None:
-            os.close(current.fd)
+            _close(current)
 
 
 def _open(path: str, *, at_end: bool) -> _Open | None:
@@ -80,21 +82,35 @@ async def _read_available(path: str, current: _Open, counter: LineCounter) -> _O
     if on_disk is None or on_disk.st_ino != current.inode:
         # Rotated (or removed): the old file is finished once read to its end; follow the path anew.
         await _drain(current, counter)
-        os.close(current.fd)
+        _close(current)
         counter.stream_restarted("rotated")
         counter.drop_partial()
         if on_disk is None:
             return None
         reopened = _open(path, at_end=False)
         if reopened is not None:
-            await _drain(reopened, counter)
+            try:
+                await _drain(reopened, counter)
+            except BaseException:
+                _close(reopened)
+                raise
         return reopened
     return current
 
 
+def _close(opened: _Open) -> None:
+    """Close once: a closed descriptor's number may already belong to another file."""
+    if opened.fd >= 0:
+        os.close(opened.fd)
+        opened.fd = -1
+
+
 async def _drain(current: _Open, counter: LineCounter) -> None:
     while True:
-        data = await asyncio.to_thread(os.pread, current.fd, READ_SIZE, current.position)
+        # Its own thread: the default pool can be full of DNS lookups hanging on a broken resolver.
+        data = await asyncio.get_running_loop().run_in_executor(
+            _READ_POOL, os.pread, current.fd, READ_SIZE, current.position
+        )
         if not data:
             return
         current.position += len(data)

@@ -40,8 +40,13 @@ class PodFollowers(PodSink):
         self.pods: dict[str, PodInfo] = {}  # by uid
         self._workers: dict[str, set[str]] = {}  # uid -> names of its followers' workers
         self._pending: set[asyncio.Task[None]] = set()
+        self._listed: set[str | None] = set()  # scopes listed at least once
 
-    def replace_all(self, scope: str | None, pods: Sequence[PodInfo], *, initial: bool) -> None:
+    def replace_all(self, scope: str | None, pods: Sequence[PodInfo]) -> None:
+        # Only a scope's first listing finds pods that were running before the exporter: later (re)lists, after a
+        # 410 or a watcher restart, find pods that are new since.
+        initial = scope not in self._listed
+        self._listed.add(scope)
         listed = {pod.uid for pod in pods}
         for uid, pod in list(self.pods.items()):
             if (scope is None or pod.namespace == scope) and uid not in listed:

@@ -103,6 +103,9 @@ class ContainerFollower:
                     if fate == "gone":
                         return
                     previous = fate == "previous"
+                    if end is StreamEnd.ENDED and fate == "follow":
+                        # Ended, yet the pod says it runs (status lag, or a proxy closing streams): not at once.
+                        failures = max(failures, 1)
                 if failures and await wait_or_stop(stopping, _backoff(failures)):
                     return
         finally:

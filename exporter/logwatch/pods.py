@@ -60,6 +60,8 @@ def pod_info(obj: Mapping[str, Any], app_labels: Sequence[str]) -> PodInfo:
     previous: list[ContainerInstance] = []
     status = obj.get("status") or {}
     for container in status.get("containerStatuses") or ():
+        if not isinstance(container, dict):
+            continue
         name = str(container.get("name", ""))
         state = container.get("state") or {}
         if "running" in state and container.get("containerID"):
@@ -93,7 +95,7 @@ def shard_from_ordinal(pod_name: str) -> int | None:
 class PodSink:
     """What the watcher tells: the full set after a (re)list, then each change."""
 
-    def replace_all(self, scope: str | None, pods: Sequence[PodInfo], *, initial: bool) -> None: ...
+    def replace_all(self, scope: str | None, pods: Sequence[PodInfo]) -> None: ...
     def upsert(self, pod: PodInfo) -> None: ...
     def remove(self, namespace: str, uid: str) -> None: ...
 
@@ -110,15 +112,13 @@ async def watch_pods(
 ) -> None:
     """List then watch the pods of one namespace (None: all) until `stopping` is set."""
     path = f"/api/v1/namespaces/{namespace}/pods" if namespace else "/api/v1/pods"
-    initial = True
     failures = 0
     while not stopping.is_set():
         try:
             listed = await api.get_json("list pods", path, [("labelSelector", selector)])
             version = str((listed.get("metadata") or {}).get("resourceVersion", ""))
             pods = [pod_info(item, app_labels) for item in listed.get("items") or ()]
-            sink.replace_all(namespace, pods, initial=initial)
-            initial = False
+            sink.replace_all(namespace, pods)
             failures = 0
             while not stopping.is_set():
                 version = await _watch_once(api, path, selector, version, app_labels, sink, stopping)
@@ -167,8 +167,10 @@ async def _watch_once(
                 event = json.loads(line)
                 kind, obj = event["type"], event["object"]
             except (ValueError, KeyError, TypeError):
+                obj = None
+            if not isinstance(obj, dict):
                 log.warning("unreadable watch event; relisting", extra={"bytes": len(line)})
-                raise _Relist from None
+                raise _Relist
             if kind == "ERROR":
                 if obj.get("code") != 410:
                     log.warning("watch error; relisting", extra={"error": obj.get("message", "")})

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..validate import ConfigError, boolean, duration, names, reject_unknown, text
-from .matcher import DEFAULT_SUBSTRINGS, Event, Patterns
+from .matcher import DEFAULT_SUBSTRINGS, Event, Matcher, Patterns
 from .pods import shard_from_ordinal
 
 DEFAULT_APP_LABELS = ("app.kubernetes.io/name", "app")
@@ -145,7 +145,12 @@ def _patterns(raw: object) -> Patterns:
                 raise ConfigError(key, item, "a non-empty substring or {regex: EXPRESSION}")
         substrings[event] = tuple(texts)  # configured patterns replace that event's default
         regexes[event] = tuple(expressions)
-    return Patterns(substrings=substrings, regexes=regexes)
+    patterns = Patterns(substrings=substrings, regexes=regexes)
+    try:
+        Matcher(patterns)  # the expressions together: two that name the same group cannot be combined
+    except re.error as exc:
+        raise ConfigError("logs.patterns", "<regexes>", f"regular expressions that combine ({exc})") from None
+    return patterns
 
 
 def _sharding(args: argparse.Namespace, environ: Mapping[str, str]) -> dict[str, int]:

@@ -47,6 +47,7 @@ class Session:
 
     async def run(self, stopping: asyncio.Event) -> None:
         """Connect (retrying with backoff), then heartbeat every interval until `stopping` is set."""
+        self._closing = self._established = False  # a restarted worker starts afresh
         client = await self._connect_until_up(stopping)
         if client is None:
             return

@@ -61,3 +61,14 @@ def test_every_pod_lands_in_exactly_one_shard() -> None:
     shares = [sum(in_shard(uid, shard, 3) for uid in uids) for shard in range(3)]
     assert sum(shares) == 3000
     assert all(900 < share < 1100 for share in shares), shares
+
+
+def test_regexes_that_cannot_combine_are_a_config_error(tmp_path: Path) -> None:
+    config_file = tmp_path / "c.yaml"
+    config_file.write_text(
+        "logs: {patterns: {lost: [{regex: '(?P<x>a)'}], failed: [{regex: '(?P<x>b)'}]}}\n"
+        "targets: [{url: 'nats://n:4222'}]\n"
+    )
+    with pytest.raises(ConfigError) as error:
+        config_from_args("--config", str(config_file))
+    assert error.value.key == "logs.patterns"
