@@ -8,6 +8,7 @@ import os
 import socket
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 
 from aiohttp import web
 
@@ -31,6 +32,7 @@ from .webconfig import WebConfig, WebSecurity, load_web_config
 log = logging.getLogger(__name__)
 
 HTTP_SHUTDOWN_TIMEOUT = 1.0
+RESOLVER_THREADS = 64
 SHUTDOWN_GRACE = 3.0  # seconds for in-flight probes to finish after SIGTERM; the whole exit stays under 5 s
 
 
@@ -106,6 +108,11 @@ class Exporter:
 
     async def run(self) -> None:
         """Serve until `stop()`; then drain the workers and close every connection."""
+        # The system resolver runs in the loop's default thread pool, and a cancelled lookup keeps its thread until
+        # the resolver gives up (tens of seconds when cluster DNS is unreachable). A few per target fit here.
+        asyncio.get_running_loop().set_default_executor(
+            ThreadPoolExecutor(max_workers=RESOLVER_THREADS, thread_name_prefix="resolver")
+        )
         # keepalive_timeout closes idle connections and, since aiohttp arms it when a connection opens and only
         # a complete request disarms it, connections that trickle their headers too (slowloris).
         runner = web.AppRunner(
