@@ -1,4 +1,8 @@
-"""A throw-away CA and certificates for TLS tests, generated per test run with `cryptography`."""
+"""A throw-away CA and the certificates it issues, for every TLS test and for the fake Kubernetes API server.
+
+The extensions are the ones strict verifiers insist on (Go's in Prometheus and kubectl, OpenSSL 3): key usage,
+subject and authority key identifiers, SANs for IPs and names. EC keys: fast to generate.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,9 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+VALIDITY = datetime.timedelta(days=7)
 
 
 @dataclass(frozen=True)
@@ -19,63 +25,103 @@ class CertPair:
     key: Path
 
 
+@dataclass(frozen=True, slots=True)
+class IssuedPem:
+    cert_pem: bytes
+    key_pem: bytes
+
+
 def _name(common_name: str) -> x509.Name:
     return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
 
 
-class CertificateAuthority:
-    """A CA that issues server and client certificates into a directory."""
+def _key_usage(*, ca: bool) -> x509.KeyUsage:
+    return x509.KeyUsage(
+        digital_signature=True,
+        content_commitment=False,
+        key_encipherment=False,
+        data_encipherment=False,
+        key_agreement=False,
+        key_cert_sign=ca,
+        crl_sign=ca,
+        encipher_only=False,
+        decipher_only=False,
+    )
 
-    def __init__(self, directory: Path, name: str = "test-ca") -> None:
+
+def _san(hosts: tuple[str, ...]) -> x509.SubjectAlternativeName:
+    entries: list[x509.GeneralName] = []
+    for host in hosts:
+        try:
+            entries.append(x509.IPAddress(ipaddress.ip_address(host)))
+        except ValueError:
+            entries.append(x509.DNSName(host))
+    return x509.SubjectAlternativeName(entries)
+
+
+class CertificateAuthority:
+    """A CA that issues server and client certificates, in memory or (with a directory) as files."""
+
+    def __init__(self, directory: Path | None = None, name: str = "test-ca") -> None:
         self.directory = directory
         self._key = ec.generate_private_key(ec.SECP256R1())
-        self._name = _name(name)
+        self._ski = x509.SubjectKeyIdentifier.from_public_key(self._key.public_key())
         now = datetime.datetime.now(datetime.UTC)
         self._cert = (
             x509.CertificateBuilder()
-            .subject_name(self._name)
-            .issuer_name(self._name)
+            .subject_name(_name(name))
+            .issuer_name(_name(name))
             .public_key(self._key.public_key())
             .serial_number(x509.random_serial_number())
             .not_valid_before(now - datetime.timedelta(hours=1))
-            .not_valid_after(now + datetime.timedelta(days=1))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .add_extension(x509.KeyUsage(True, False, False, False, False, True, True, False, False), critical=True)
+            .not_valid_after(now + VALIDITY)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+            .add_extension(_key_usage(ca=True), critical=True)
+            .add_extension(self._ski, critical=False)
             .sign(self._key, hashes.SHA256())
         )
-        self.cert_path = directory / f"{name}.pem"
-        self.cert_path.write_bytes(self._cert.public_bytes(serialization.Encoding.PEM))
+        self.ca_pem = self._cert.public_bytes(serialization.Encoding.PEM)
+        if directory is not None:
+            self.cert_path = directory / f"{name}.pem"
+            self.cert_path.write_bytes(self.ca_pem)
+
+    def issue_pem(
+        self, name: str, *, hosts: tuple[str, ...] = ("localhost", "127.0.0.1"), client: bool = False
+    ) -> IssuedPem:
+        key = ec.generate_private_key(ec.SECP256R1())
+        now = datetime.datetime.now(datetime.UTC)
+        usage = ExtendedKeyUsageOID.CLIENT_AUTH if client else ExtendedKeyUsageOID.SERVER_AUTH
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(_name(name))
+            .issuer_name(self._cert.subject)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(hours=1))
+            .not_valid_after(now + VALIDITY)
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(_key_usage(ca=False), critical=True)
+            .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
+            .add_extension(_san(hosts), critical=False)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(self._ski), critical=False)
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+            .sign(self._key, hashes.SHA256())
+        )
+        return IssuedPem(
+            cert_pem=cert.public_bytes(serialization.Encoding.PEM),
+            key_pem=key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            ),
+        )
 
     def issue(
         self, name: str, *, hosts: tuple[str, ...] = ("localhost", "127.0.0.1"), client: bool = False
     ) -> CertPair:
-        key = ec.generate_private_key(ec.SECP256R1())
-        now = datetime.datetime.now(datetime.UTC)
-        alt_names: list[x509.GeneralName] = []
-        for host in hosts:
-            try:
-                alt_names.append(x509.IPAddress(ipaddress.ip_address(host)))
-            except ValueError:
-                alt_names.append(x509.DNSName(host))
-        usage = x509.oid.ExtendedKeyUsageOID.CLIENT_AUTH if client else x509.oid.ExtendedKeyUsageOID.SERVER_AUTH
-        cert = (
-            x509.CertificateBuilder()
-            .subject_name(_name(name))
-            .issuer_name(self._name)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(hours=1))
-            .not_valid_after(now + datetime.timedelta(days=1))
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(x509.SubjectAlternativeName(alt_names), critical=False)
-            .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
-            .sign(self._key, hashes.SHA256())
-        )
+        """A certificate and key written as PEM files into the CA's directory."""
+        if self.directory is None:
+            raise ValueError("this CA has no directory to write files into; use issue_pem")
+        issued = self.issue_pem(name, hosts=hosts, client=client)
         pair = CertPair(self.directory / f"{name}.pem", self.directory / f"{name}.key")
-        pair.cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-        pair.key.write_bytes(
-            key.private_bytes(
-                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-            )
-        )
+        pair.cert.write_bytes(issued.cert_pem)
+        pair.key.write_bytes(issued.key_pem)
         return pair
