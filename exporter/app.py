@@ -12,22 +12,22 @@ from concurrent.futures import ThreadPoolExecutor
 
 from aiohttp import web
 
-from .config import Config, Target
-from .diagnostics.runner import DiagnosticsBoard, audit_forever, diagnose_forever
-from .exposition import Exposition
-from .kube.client import KubeApi, kube_access_configured
-from .kube.names import service_name
-from .logs import configure_level
-from .logwatch.service import LogWatch
-from .metrics import DiagnosticsCollector, ExporterMetrics
-from .probe.result import ProbeResult
-from .probe.scheduler import probe_forever
-from .probe.session import Session
-from .status import State, StatusBoard
-from .supervisor import Supervisor
-from .validate import ConfigError
-from .web import make_app
-from .webconfig import WebConfig, WebSecurity, load_web_config
+from exporter.config import Config, Target
+from exporter.config.validate import ConfigError
+from exporter.config.webconfig import WebConfig, WebSecurity, load_web_config
+from exporter.diagnostics.runner import DiagnosticsBoard, audit_forever, diagnose_forever
+from exporter.exposition.scrape import Exposition
+from exporter.kube.client import KubeApi, kube_access_configured
+from exporter.kube.names import service_name
+from exporter.logwatch.service import LogWatch
+from exporter.metrics import DiagnosticsCollector, ExporterMetrics
+from exporter.probe.result import ProbeResult
+from exporter.probe.scheduler import probe_forever
+from exporter.probe.session import Session
+from exporter.probe.status import State, StatusBoard
+from exporter.runtime.process_log import configure_level
+from exporter.runtime.supervisor import Supervisor
+from exporter.web.server import make_app
 
 log = logging.getLogger(__name__)
 

@@ -11,13 +11,13 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import NoReturn
 
-from . import __version__
-from .app import Exporter
-from .audit import add_audit_arguments, run_audit
-from .config import Config, add_config_flags, load_config
-from .diagnostics.command import add_check_arguments, run_check
-from .logs import configure
-from .validate import ConfigError
+from exporter import __version__
+from exporter.app import Exporter
+from exporter.audit import add_audit_arguments, run_audit
+from exporter.config import Config, add_config_flags, load_config
+from exporter.config.validate import ConfigError
+from exporter.diagnostics.command import add_check_arguments, run_check
+from exporter.runtime.process_log import configure
 
 PROG = "nats-connectivity-exporter"
 EXIT_USAGE = 2
@@ -71,7 +71,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     args = build_parser().parse_args(args_list)
     env = os.environ if environ is None else environ
     if args.command == "demo":
-        from .demo import run_demo
+        from exporter.demo.command import run_demo
 
         return run_demo(args, env)
     if args.command == "audit":

@@ -28,14 +28,14 @@ from prometheus_client import (
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from .audit.model import Rule
-from .logwatch.tally import LogTally, PodState, StreamState
-from .probe.result import Phase, ProbeResult, Reason
+from exporter.audit.model import Rule
+from exporter.logwatch.tally import LogTally, PodState, StreamState
+from exporter.probe.result import Phase, ProbeResult, Reason
 
 if TYPE_CHECKING:
-    from .audit.model import AuditResult
-    from .diagnostics.runner import DiagnosticsBoard
-    from .status import StatusBoard, TargetStatus
+    from exporter.audit.model import AuditResult
+    from exporter.diagnostics.runner import DiagnosticsBoard
+    from exporter.probe.status import StatusBoard, TargetStatus
 
 PREFIX = "nats_connectivity_"
 LATENCY_BUCKETS = (

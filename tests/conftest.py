@@ -18,7 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from exporter.app import Exporter
 from exporter.cli import build_parser
 from exporter.config import Config, load_config
-from exporter.embedded_nats import NatsServer
+from exporter.demo.nats_server import NatsServer
 from tests.fake_kube import FakeKube
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]

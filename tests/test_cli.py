@@ -16,7 +16,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from exporter.embedded_nats import NatsServer, free_port
+from exporter.demo.nats_server import NatsServer, free_port
 from tests.conftest import parse_samples, value, wait_for
 
 EXPORTER = [sys.executable, "-m", "exporter"]

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from exporter.config import Secret
-from exporter.durations import format_duration, parse_duration
-from exporter.validate import ConfigError
+from exporter.config.durations import format_duration, parse_duration
+from exporter.config.validate import ConfigError
 from tests.conftest import config_from_args
 
 

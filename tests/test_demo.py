@@ -10,7 +10,7 @@ import sys
 
 import aiohttp
 
-from exporter.embedded_nats import free_port
+from exporter.demo.nats_server import free_port
 from tests.conftest import parse_samples, value, wait_for
 
 

@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
+from exporter.demo.nats_server import NatsServer, free_port
 from exporter.diagnostics.checks import CheckState
 from exporter.diagnostics.runner import diagnose
-from exporter.embedded_nats import NatsServer, free_port
 from exporter.kube.client import KubeApi
 from tests.conftest import ExporterFactory, config_from_args, value, wait_for
 from tests.fake_kube import FakeKube

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from exporter.embedded_nats import NatsServer
+from exporter.demo.nats_server import NatsServer
 from tests.conftest import ExporterFactory, RunningExporter, Samples, value, wait_for
 from tests.fake_kube import FakeKube
 

@@ -9,7 +9,7 @@ from asyncio.subprocess import PIPE, STDOUT
 
 import pytest
 
-from exporter.embedded_nats import NatsServer, free_port
+from exporter.demo.nats_server import NatsServer, free_port
 from tests.conftest import ExporterFactory, silent_listener, value, wait_for
 
 

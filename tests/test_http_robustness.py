@@ -6,7 +6,7 @@ import asyncio
 import time
 from pathlib import Path
 
-from exporter.embedded_nats import NatsServer
+from exporter.demo.nats_server import NatsServer
 from tests.conftest import ExporterFactory
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from exporter.nats_url import HostKind, UrlError, classify_host, parse_server_list, parse_url, redact_text
+from exporter.config.nats_url import HostKind, UrlError, classify_host, parse_server_list, parse_url, redact_text
 
 
 @pytest.mark.parametrize(

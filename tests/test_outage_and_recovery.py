@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from exporter.embedded_nats import NatsServer, free_port
+from exporter.demo.nats_server import NatsServer, free_port
 from tests.conftest import ExporterFactory, value, wait_for
 
 INTERVAL = 1.0

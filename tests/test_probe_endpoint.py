@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from exporter.embedded_nats import NatsServer
+from exporter.demo.nats_server import NatsServer
 from tests.conftest import ExporterFactory, parse_samples, value
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import aiohttp
 
-from exporter.embedded_nats import NatsServer, free_port
+from exporter.demo.nats_server import NatsServer, free_port
 from tests.conftest import ExporterFactory, parse_samples, value, wait_for
 
 

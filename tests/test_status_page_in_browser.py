@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from exporter.embedded_nats import NatsServer, free_port
+from exporter.demo.nats_server import NatsServer, free_port
 from tests.cdp import CdpPage, launch_chromium
 from tests.conftest import ExporterFactory, wait_for
 

@@ -15,7 +15,7 @@ import aiohttp
 import bcrypt
 import pytest
 
-from exporter.embedded_nats import NatsServer, free_port
+from exporter.demo.nats_server import NatsServer, free_port
 from tests.certs import CertificateAuthority, CertPair
 from tests.conftest import ExporterFactory, RunningExporter, wait_for
 

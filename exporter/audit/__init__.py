@@ -4,10 +4,10 @@ Manifests (`audit_manifests`) or a live cluster (`audit_cluster`) in, an `AuditR
 `command` is the `audit` CLI command, and the exporter turns the same result into `config_*` metrics.
 """
 
-from .cluster import audit_cluster
-from .command import add_audit_arguments, run_audit
-from .manifests import UnreadablePath, audit_manifests
-from .model import (
+from exporter.audit.cluster import audit_cluster
+from exporter.audit.command import add_audit_arguments, run_audit
+from exporter.audit.manifests import UnreadablePath, audit_manifests
+from exporter.audit.model import (
     AuditOptions,
     AuditResult,
     Finding,
@@ -20,8 +20,8 @@ from .model import (
     Source,
     Violations,
 )
-from .report import Format, render
-from .rules import audit_objects
+from exporter.audit.report import Format, render
+from exporter.audit.rules import audit_objects
 
 __all__ = [
     "AuditOptions",

@@ -11,10 +11,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..kube.client import KubeApi, KubeError
-from .model import DEFAULT_OPTIONS, AuditOptions, AuditResult
-from .objects import ApiLocator, KubeObject, mapping, object_ref, sequence
-from .rules import audit_objects
+from exporter.audit.model import DEFAULT_OPTIONS, AuditOptions, AuditResult
+from exporter.audit.objects import ApiLocator, KubeObject, mapping, object_ref, sequence
+from exporter.audit.rules import audit_objects
+from exporter.kube.client import KubeApi, KubeError
 
 PAGE_SIZE = 500
 

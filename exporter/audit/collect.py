@@ -11,8 +11,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .model import AuditOptions, ObjectRef, Origin, Source
-from .objects import FieldPath, KubeObject, mapping, sequence
+from exporter.audit.model import AuditOptions, ObjectRef, Origin, Source
+from exporter.audit.objects import FieldPath, KubeObject, mapping, sequence
 
 # Where each workload kind keeps its Pod spec.
 POD_SPEC_PATHS: Mapping[str, tuple[str, ...]] = {

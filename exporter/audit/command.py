@@ -11,13 +11,13 @@ import os
 import re
 from typing import TextIO
 
-from ..kube.client import KubeApi, KubeError
-from ..kube.names import DEFAULT_CLUSTER_DOMAIN
-from ..validate import ConfigError
-from .cluster import audit_cluster
-from .manifests import STDIN, UnreadablePath, audit_manifests
-from .model import DEFAULT_KEY_PATTERN, DEFAULT_NAMESPACE, AuditOptions, AuditResult
-from .report import Format, render
+from exporter.audit.cluster import audit_cluster
+from exporter.audit.manifests import STDIN, UnreadablePath, audit_manifests
+from exporter.audit.model import DEFAULT_KEY_PATTERN, DEFAULT_NAMESPACE, AuditOptions, AuditResult
+from exporter.audit.report import Format, render
+from exporter.config.diagnostics import DEFAULT_CLUSTER_DOMAIN
+from exporter.config.validate import ConfigError
+from exporter.kube.client import KubeApi, KubeError
 
 PROG = "nats-connectivity-exporter audit"
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2

@@ -13,9 +13,9 @@ from typing import Any, TextIO
 
 import yaml
 
-from .model import DEFAULT_NAMESPACE, DEFAULT_OPTIONS, AuditOptions, AuditResult, InputError
-from .objects import FieldPath, FileLocator, KubeObject, mapping, object_ref, sequence
-from .rules import audit_objects
+from exporter.audit.model import DEFAULT_NAMESPACE, DEFAULT_OPTIONS, AuditOptions, AuditResult, InputError
+from exporter.audit.objects import FieldPath, FileLocator, KubeObject, mapping, object_ref, sequence
+from exporter.audit.rules import audit_objects
 
 STDIN = "-"
 STDIN_NAME = "<stdin>"

@@ -10,8 +10,8 @@ from collections import Counter
 from dataclasses import dataclass
 from enum import StrEnum
 
-from ..kube.names import DEFAULT_CLUSTER_DOMAIN
-from ..nats_url import HostKind
+from exporter.config.diagnostics import DEFAULT_CLUSTER_DOMAIN
+from exporter.config.nats_url import HostKind
 
 # The guide's variable is NATS_URL; NATS_SERVER_URL, nats-url and friends mean the same.
 DEFAULT_KEY_PATTERN = re.compile(r"^(?=.*nats)(?=.*url)", re.IGNORECASE)

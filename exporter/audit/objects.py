@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from .model import ObjectRef, Source
+from exporter.audit.model import ObjectRef, Source
 
 FieldPath = tuple[str | int, ...]  # mapping keys as str, sequence indices as int
 

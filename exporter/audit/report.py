@@ -11,8 +11,8 @@ from enum import StrEnum
 from itertools import groupby
 from typing import Any
 
-from .manifests import STDIN_NAME
-from .model import AuditResult, Finding, InputError, InventoryEntry, Rule, Severity, Source
+from exporter.audit.manifests import STDIN_NAME
+from exporter.audit.model import AuditResult, Finding, InputError, InventoryEntry, Rule, Severity, Source
 
 SCHEMA = "nats-connectivity-exporter/audit/v1"
 

@@ -12,9 +12,8 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
-from ..nats_url import HostKind, NatsUrl, UrlError, parse_url
-from .collect import UrlReference, collect
-from .model import (
+from exporter.audit.collect import UrlReference, collect
+from exporter.audit.model import (
     DEFAULT_OPTIONS,
     AuditOptions,
     AuditResult,
@@ -26,8 +25,9 @@ from .model import (
     Rule,
     count_violations,
 )
-from .objects import KubeObject
-from .services import Resolution, ServiceIndex, ServiceRef, Status, resolve
+from exporter.audit.objects import KubeObject
+from exporter.audit.services import Resolution, ServiceIndex, ServiceRef, Status, resolve
+from exporter.config.nats_url import HostKind, NatsUrl, UrlError, parse_url
 
 PLACEHOLDER_SERVICE = ServiceRef("<service>", "<namespace>")
 Usage = dict[ServiceRef, set[ObjectRef]]  # which objects mean each Service

@@ -10,9 +10,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
-from ..kube.names import ServiceName, service_name
-from ..nats_url import HostKind, classify_host
-from .objects import KubeObject, mapping, sequence
+from exporter.audit.objects import KubeObject, mapping, sequence
+from exporter.config.nats_url import HostKind, classify_host
+from exporter.kube.names import ServiceName, service_name
 
 
 @dataclass(frozen=True, slots=True, order=True)

@@ -16,14 +16,14 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
-from ..config import Target, TLSSettings
-from ..kube.client import KubeApi, KubeError
-from ..kube.names import ServiceName, service_name
-from ..kube.netpol import PodRef, check_dns_egress, check_traffic
-from ..nats_url import NatsUrl
-from ..probe.phases import run_probe
-from ..probe.result import Phase, ProbeResult
-from .settings import DiagnosticsSettings
+from exporter.config import Target, TLSSettings
+from exporter.config.diagnostics import DiagnosticsSettings
+from exporter.config.nats_url import NatsUrl
+from exporter.kube.client import KubeApi, KubeError
+from exporter.kube.names import ServiceName, service_name
+from exporter.kube.netpol import PodRef, check_dns_egress, check_traffic
+from exporter.probe.phases import run_probe
+from exporter.probe.result import Phase, ProbeResult
 
 
 class CheckState(StrEnum):

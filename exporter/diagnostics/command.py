@@ -8,10 +8,10 @@ import os
 from collections.abc import Mapping
 from typing import TextIO
 
-from ..config import Config
-from ..kube.client import KubeApi, kube_access_configured
-from .report import render_json, render_text
-from .runner import Diagnosis, diagnose
+from exporter.config import Config
+from exporter.diagnostics.report import render_json, render_text
+from exporter.diagnostics.runner import Diagnosis, diagnose
+from exporter.kube.client import KubeApi, kube_access_configured
 
 EXIT_OK, EXIT_FAILED = 0, 1
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
-from .checks import CheckState
-from .runner import Diagnosis
+from exporter.diagnostics.checks import CheckState
+from exporter.diagnostics.runner import Diagnosis
 
 _MARKS = {CheckState.PASS: "PASS", CheckState.FAIL: "FAIL", CheckState.UNKNOWN: "????", CheckState.SKIPPED: "skip"}
 _TITLES = {

@@ -8,13 +8,13 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from ..audit import AuditResult, audit_cluster
-from ..audit.model import DEFAULT_OPTIONS
-from ..config import Target
-from ..kube.client import KubeApi, KubeError
-from ..supervisor import wait_or_stop
-from .checks import CHECKS, Check, CheckContext, CheckResult, CheckState, EndpointProbe
-from .settings import DiagnosticsSettings
+from exporter.audit import AuditResult, audit_cluster
+from exporter.audit.model import DEFAULT_OPTIONS
+from exporter.config import Target
+from exporter.config.diagnostics import DiagnosticsSettings
+from exporter.diagnostics.checks import CHECKS, Check, CheckContext, CheckResult, CheckState, EndpointProbe
+from exporter.kube.client import KubeApi, KubeError
+from exporter.runtime.supervisor import wait_or_stop
 
 log = logging.getLogger(__name__)
 

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..nats_url import HostKind, classify_host
-
-DEFAULT_CLUSTER_DOMAIN = "cluster.local"
+from exporter.config.diagnostics import DEFAULT_CLUSTER_DOMAIN
+from exporter.config.nats_url import HostKind, classify_host
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,9 +13,9 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from ..supervisor import wait_or_stop
-from .lines import LineCounter
-from .tally import StreamState
+from exporter.logwatch.lines import LineCounter
+from exporter.logwatch.tally import StreamState
+from exporter.runtime.supervisor import wait_or_stop
 
 log = logging.getLogger(__name__)
 

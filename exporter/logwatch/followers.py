@@ -6,14 +6,14 @@ import asyncio
 import logging
 from collections.abc import Sequence
 
-from ..kube.client import KubeApi
-from ..supervisor import Supervisor, WorkerFactory
-from .lines import LineCounter
-from .matcher import Matcher
-from .pod_logs import ContainerFollower, FollowSettings, Start
-from .pods import PodInfo, PodSink, in_shard
-from .settings import LogSettings
-from .tally import LogSource, LogTally
+from exporter.config.logs import LogSettings, in_shard
+from exporter.kube.client import KubeApi
+from exporter.kube.pods import PodInfo, PodSink
+from exporter.logwatch.lines import LineCounter
+from exporter.logwatch.matcher import Matcher
+from exporter.logwatch.pod_logs import ContainerFollower, FollowSettings, Start
+from exporter.logwatch.tally import LogSource, LogTally
+from exporter.runtime.supervisor import Supervisor, WorkerFactory
 
 log = logging.getLogger(__name__)
 

@@ -15,8 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
-from .matcher import Matcher
-from .tally import LogSource, LogTally
+from exporter.logwatch.matcher import Matcher
+from exporter.logwatch.tally import LogSource, LogTally
 
 log = logging.getLogger(__name__)
 

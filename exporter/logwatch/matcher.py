@@ -7,35 +7,7 @@ a hundred), never per line. Bytes also mean invalid UTF-8 cannot break anything.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping
-from dataclasses import dataclass
-from enum import StrEnum
-
-
-class Event(StrEnum):
-    CONNECTED = "connected"
-    FAILED = "failed"
-    LOST = "lost"
-
-
-DEFAULT_SUBSTRINGS: Mapping[Event, tuple[str, ...]] = {
-    Event.CONNECTED: ("Connected to NATS server",),
-    Event.FAILED: ("Failed to connect to NATS",),
-    Event.LOST: ("NATS connection lost",),
-}
-
-
-@dataclass(frozen=True, slots=True)
-class Patterns:
-    """Per event, substrings and regular expressions; a line matching several events counts for the first."""
-
-    substrings: Mapping[Event, tuple[str, ...]]
-    regexes: Mapping[Event, tuple[str, ...]]
-
-    @classmethod
-    def defaults(cls) -> Patterns:
-        return cls(substrings=DEFAULT_SUBSTRINGS, regexes={})
+from exporter.config.logs import Event, Patterns
 
 
 class Matcher:
@@ -43,12 +15,7 @@ class Matcher:
         self._literals: list[tuple[bytes, Event]] = [
             (text.encode(), event) for event in Event for text in patterns.substrings.get(event, ())
         ]
-        alternatives = [
-            f"(?P<{event.value}_{index}>{regex})"
-            for event in Event
-            for index, regex in enumerate(patterns.regexes.get(event, ()))
-        ]
-        self._regex = re.compile("|".join(alternatives).encode(), re.MULTILINE) if alternatives else None
+        self._regex = patterns.combined_regex()
         self._order = {event: index for index, event in enumerate(Event)}
 
     def scan(self, data: bytes, begin: int = 0, end: int | None = None) -> list[tuple[int, Event]]:

@@ -18,11 +18,11 @@ from enum import StrEnum
 
 import aiohttp
 
-from ..kube.client import KubeApi, KubeError
-from ..supervisor import wait_or_stop
-from .lines import LineCounter, ResumePoint, since_time
-from .pods import ContainerInstance, PodInfo, pod_info
-from .tally import StreamState
+from exporter.kube.client import KubeApi, KubeError
+from exporter.kube.pods import ContainerInstance, PodInfo, pod_info
+from exporter.logwatch.lines import LineCounter, ResumePoint, since_time
+from exporter.logwatch.tally import StreamState
+from exporter.runtime.supervisor import wait_or_stop
 
 log = logging.getLogger(__name__)
 

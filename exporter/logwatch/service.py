@@ -5,16 +5,16 @@ from __future__ import annotations
 import asyncio
 import asyncio.sslproto
 
-from ..kube.client import KubeApi
-from ..metrics import ExporterMetrics, LogCollector
-from ..supervisor import Supervisor, WorkerFactory
-from .file_source import follow_file
-from .followers import PodFollowers
-from .lines import LineCounter
-from .matcher import Matcher
-from .pods import watch_pods
-from .settings import LogSettings
-from .tally import LogSource, LogTally
+from exporter.config.logs import LogSettings
+from exporter.kube.client import KubeApi
+from exporter.kube.pods import watch_pods
+from exporter.logwatch.file_source import follow_file
+from exporter.logwatch.followers import PodFollowers
+from exporter.logwatch.lines import LineCounter
+from exporter.logwatch.matcher import Matcher
+from exporter.logwatch.tally import LogSource, LogTally
+from exporter.metrics import ExporterMetrics, LogCollector
+from exporter.runtime.supervisor import Supervisor, WorkerFactory
 
 
 class LogWatch:

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from .matcher import Event
+from exporter.config.logs import Event
 
 
 class PodState(StrEnum):

@@ -10,9 +10,9 @@ from typing import Any
 import nats.errors
 from nats.aio.client import Client
 
-from ..config import Target
-from ..nats_url import NatsUrl
-from ..tls import client_context
+from exporter.config import Target
+from exporter.config.nats_url import NatsUrl
+from exporter.config.tls import client_context
 
 ErrorCallback = Callable[[Exception], Awaitable[None]]
 

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import nats.errors
 
-from .result import Phase, Reason
+from exporter.probe.result import Phase, Reason
 
 _AUTH_MARKERS = ("authorization violation", "authentication", "user authentication expired", "account")
 _TLS_MARKERS = ("secure connection", "tls", "ssl", "certificate")

@@ -20,11 +20,11 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
-from ..config import Target
-from ..nats_url import NatsUrl, redact_text
-from .client_options import close_quietly, connect_options, ssl_context
-from .failure import classify, describe
-from .result import Phase, ProbeResult, Reason, ServerInfo
+from exporter.config import Target
+from exporter.config.nats_url import NatsUrl, redact_text
+from exporter.probe.client_options import close_quietly, connect_options, ssl_context
+from exporter.probe.failure import classify, describe
+from exporter.probe.result import Phase, ProbeResult, Reason, ServerInfo
 
 log = logging.getLogger(__name__)
 

@@ -7,11 +7,11 @@ import math
 import random
 from collections.abc import Callable
 
-from ..config import Target
-from ..supervisor import wait_or_stop
-from .client_options import ssl_context
-from .phases import run_probe
-from .result import ProbeResult
+from exporter.config import Target
+from exporter.probe.client_options import ssl_context
+from exporter.probe.phases import run_probe
+from exporter.probe.result import ProbeResult
+from exporter.runtime.supervisor import wait_or_stop
 
 MAX_START_SPREAD = 2.5  # seconds: the first probes are spread over at most this, so readiness comes quickly
 

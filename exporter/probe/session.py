@@ -17,14 +17,14 @@ import nats.errors
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 
-from ..config import Target
-from ..metrics import TargetMetrics
-from ..nats_url import redact_text
-from ..status import StatusBoard
-from ..supervisor import wait_or_stop
-from .client_options import close_quietly, connect_options, ssl_context
-from .failure import classify, describe
-from .result import Phase
+from exporter.config import Target
+from exporter.config.nats_url import redact_text
+from exporter.metrics import TargetMetrics
+from exporter.probe.client_options import close_quietly, connect_options, ssl_context
+from exporter.probe.failure import classify, describe
+from exporter.probe.result import Phase
+from exporter.probe.status import StatusBoard
+from exporter.runtime.supervisor import wait_or_stop
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ import aiohttp
 import yaml
 from aiohttp import web
 
-from exporter.embedded_nats import free_port
+from exporter.demo.nats_server import free_port
 from tests.alerts.rules import tool
 from tests.conftest import wait_for
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from exporter.embedded_nats import NatsServer
+from exporter.demo.nats_server import NatsServer
 from tests.alerts.rules import write_rules_with_short_for
 from tests.alerts.stack import alertmanager, prometheus, wait_for_data, webhook
 from tests.conftest import ExporterFactory, wait_for

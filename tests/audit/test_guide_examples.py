@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from exporter.audit import AuditOptions, Origin, Rule
-from exporter.nats_url import HostKind
+from exporter.config.nats_url import HostKind
 
 from .support import CASES, CORPUS, GUIDE, audit, summary
 

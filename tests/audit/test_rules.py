@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from exporter.audit import AuditOptions, Origin, Rule, Severity, Violations
-from exporter.nats_url import HostKind
+from exporter.config.nats_url import HostKind
 
 from .support import CASES, audit, summary
 

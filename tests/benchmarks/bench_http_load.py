@@ -28,7 +28,7 @@ from pathlib import Path
 import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
 
-from exporter.embedded_nats import free_port
+from exporter.demo.nats_server import free_port
 from tests.conftest import silent_listener
 
 from ._support import HOST, ms, percentile, print_figure

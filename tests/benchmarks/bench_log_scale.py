@@ -25,8 +25,8 @@ from pathlib import Path
 import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
 
-from exporter.embedded_nats import free_port
-from exporter.logwatch.matcher import DEFAULT_SUBSTRINGS
+from exporter.config.logs import DEFAULT_SUBSTRINGS
+from exporter.demo.nats_server import free_port
 from tests.fake_kube import FakeKube, LogKey
 
 from ._support import HOST, print_figure

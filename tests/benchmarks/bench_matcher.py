@@ -17,8 +17,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from exporter.config.logs import DEFAULT_SUBSTRINGS, Patterns
 from exporter.logwatch.lines import LineCounter
-from exporter.logwatch.matcher import DEFAULT_SUBSTRINGS, Matcher, Patterns
+from exporter.logwatch.matcher import Matcher
 from exporter.logwatch.tally import LogSource, LogTally
 
 from ._support import TimeBudget, print_figure

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 import nats
 
-from exporter.config import Target, build_parser, load_config
+from exporter.cli import build_parser
+from exporter.config import Target, load_config
 from exporter.probe.phases import run_probe
 
 from ._support import TimeBudget, nats_server, print_figure

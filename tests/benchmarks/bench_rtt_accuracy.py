@@ -13,7 +13,8 @@ import time
 from collections import defaultdict
 from collections.abc import Iterator
 
-from exporter.config import Target, build_parser, load_config
+from exporter.cli import build_parser
+from exporter.config import Target, load_config
 from exporter.probe.phases import run_probe
 from exporter.probe.result import Phase
 

@@ -15,7 +15,8 @@ from pathlib import Path
 import aiohttp
 
 from exporter.app import Exporter
-from exporter.config import Config, build_parser, load_config
+from exporter.cli import build_parser
+from exporter.config import Config, load_config
 
 from ._support import HOST, TimeBudget, median, ms, nats_server, percentile, print_figure, print_stats
 

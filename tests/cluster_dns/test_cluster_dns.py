@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from exporter.embedded_nats import find_nats_server
+from exporter.demo.nats_server import find_nats_server
 
 REPO = Path(__file__).resolve().parents[2]
 FQDN = "nats-server.nats.svc.cluster.local"

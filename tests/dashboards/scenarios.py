@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from exporter.embedded_nats import NatsServer
+from exporter.demo.nats_server import NatsServer
 from tests.conftest import RunningExporter, wait_for
 from tests.fake_kube import FakeKube
 from tests.kube_objects import endpoint_slice, nats_service

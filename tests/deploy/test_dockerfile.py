@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from exporter.config import DEFAULT_LISTEN_ADDRESS
+from exporter.config.model import DEFAULT_LISTEN_ADDRESS
 from tests.deploy.dockerfile import DOCKERFILE, DOCKERIGNORE, expand, parse
 from tests.deploy.support import CHART, ROOT
 

@@ -26,7 +26,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from exporter.embedded_nats import NatsServer, free_port
+from exporter.demo.nats_server import NatsServer, free_port
 from tests.conftest import parse_samples, value, wait_for
 from tests.deploy.dockerfile import parse
 from tests.deploy.support import ROOT, container, render

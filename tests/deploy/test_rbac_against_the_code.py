@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from exporter.audit.cluster import audit_cluster
-from exporter.embedded_nats import free_port
+from exporter.demo.nats_server import free_port
 from exporter.kube.client import KubeApi
 from tests.conftest import ExporterFactory, value, wait_for
 from tests.deploy.support import Obj, render

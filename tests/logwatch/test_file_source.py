@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from exporter.config.logs import Patterns
 from exporter.logwatch.file_source import follow_file
 from exporter.logwatch.lines import LineCounter
-from exporter.logwatch.matcher import Matcher, Patterns
+from exporter.logwatch.matcher import Matcher
 from exporter.logwatch.tally import LogSource, LogTally
 from tests.conftest import wait_for
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import random
 
+from exporter.config.logs import Event, Patterns
 from exporter.logwatch.lines import MAX_LINE_BYTES, LineCounter, parse_timestamp, since_time
-from exporter.logwatch.matcher import Event, Matcher, Patterns
+from exporter.logwatch.matcher import Matcher
 from exporter.logwatch.tally import LogSource, LogTally
 
 SOURCE = LogSource(namespace="apps", app="api", pod="api-0", container="main")

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from exporter.logwatch.matcher import Event, Matcher, Patterns
+from exporter.config.logs import Event, Patterns
+from exporter.logwatch.matcher import Matcher
 
 
 def events(matcher: Matcher, data: bytes) -> list[tuple[bytes, Event]]:

@@ -6,9 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from exporter.logwatch.matcher import Event
-from exporter.logwatch.pods import in_shard
-from exporter.validate import ConfigError
+from exporter.config.logs import Event, in_shard
+from exporter.config.validate import ConfigError
 from tests.conftest import config_from_args
 
 

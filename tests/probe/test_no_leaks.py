@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 
-from exporter.embedded_nats import free_port
+from exporter.demo.nats_server import free_port
 from exporter.probe.phases import run_probe
 from exporter.probe.result import Reason
 from tests.conftest import config_from_args, silent_listener, wait_for

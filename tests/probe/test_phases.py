@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from exporter.embedded_nats import NatsServer, free_port
+from exporter.demo.nats_server import NatsServer, free_port
 from exporter.probe.phases import run_probe
 from exporter.probe.result import Phase, Reason
 from tests.certs import CertificateAuthority

@@ -34,8 +34,8 @@ from typing import Any
 import bcrypt
 import yaml
 
-from .supervisor import wait_or_stop
-from .validate import ConfigError
+from exporter.config.validate import ConfigError
+from exporter.runtime.supervisor import wait_or_stop
 
 log = logging.getLogger(__name__)
 

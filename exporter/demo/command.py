@@ -14,14 +14,14 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
-from .app import Exporter
-from .cli import EXIT_USAGE, PROG, run_until_signalled
-from .config import load_config
-from .demo_app import DemoApp
-from .durations import parse_duration
-from .embedded_nats import NatsServer, NatsServerNotFound, find_nats_server
-from .logs import configure
-from .validate import ConfigError
+from exporter.app import Exporter
+from exporter.cli import EXIT_USAGE, PROG, run_until_signalled
+from exporter.config import load_config
+from exporter.config.durations import parse_duration
+from exporter.config.validate import ConfigError
+from exporter.demo.application import DemoApp
+from exporter.demo.nats_server import NatsServer, NatsServerNotFound, find_nats_server
+from exporter.runtime.process_log import configure
 
 log = logging.getLogger(__name__)
 

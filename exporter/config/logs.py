@@ -21,15 +21,64 @@ logs:
 from __future__ import annotations
 
 import argparse
+import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
-from ..validate import ConfigError, boolean, duration, names, reject_unknown, text
-from .matcher import DEFAULT_SUBSTRINGS, Event, Matcher, Patterns
-from .pods import shard_from_ordinal
+from exporter.config.validate import ConfigError, boolean, duration, names, reject_unknown, text
 
+
+class Event(StrEnum):
+    CONNECTED = "connected"
+    FAILED = "failed"
+    LOST = "lost"
+
+
+DEFAULT_SUBSTRINGS: Mapping[Event, tuple[str, ...]] = {
+    Event.CONNECTED: ("Connected to NATS server",),
+    Event.FAILED: ("Failed to connect to NATS",),
+    Event.LOST: ("NATS connection lost",),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Patterns:
+    """Per event, substrings and regular expressions; a line matching several events counts for the first."""
+
+    substrings: Mapping[Event, tuple[str, ...]]
+    regexes: Mapping[Event, tuple[str, ...]]
+
+    @classmethod
+    def defaults(cls) -> Patterns:
+        return cls(substrings=DEFAULT_SUBSTRINGS, regexes={})
+
+    def combined_regex(self) -> re.Pattern[bytes] | None:
+        """Every regex in one alternation, each in a group named after its event, for one `finditer` pass."""
+        alternatives = [
+            f"(?P<{event.value}_{index}>{regex})"
+            for event in Event
+            for index, regex in enumerate(self.regexes.get(event, ()))
+        ]
+        return re.compile("|".join(alternatives).encode(), re.MULTILINE) if alternatives else None
+
+
+def in_shard(uid: str, shard: int, total: int) -> bool:
+    """Consistent across replicas and restarts: a pod belongs to exactly one shard, by a hash of its UID."""
+    if total <= 1:
+        return True
+    return int.from_bytes(hashlib.sha256(uid.encode()).digest()[:8], "big") % total == shard
+
+
+def shard_from_ordinal(pod_name: str) -> int | None:
+    """A StatefulSet pod's ordinal (`exporter-2` is shard 2)."""
+    match = _ORDINAL.search(pod_name)
+    return int(match.group(1)) if match else None
+
+
+_ORDINAL = re.compile(r"-(\d+)$")
 DEFAULT_APP_LABELS = ("app.kubernetes.io/name", "app")
 DEFAULT_SILENCE_TIMEOUT = 300.0
 DEFAULT_MAX_STREAM_LIFETIME = 3600.0
@@ -147,7 +196,7 @@ def _patterns(raw: object) -> Patterns:
         regexes[event] = tuple(expressions)
     patterns = Patterns(substrings=substrings, regexes=regexes)
     try:
-        Matcher(patterns)  # the expressions together: two that name the same group cannot be combined
+        patterns.combined_regex()  # the expressions together: two that name the same group cannot be combined
     except re.error as exc:
         raise ConfigError("logs.patterns", "<regexes>", f"regular expressions that combine ({exc})") from None
     return patterns

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import choose_encoder
 
-from .metrics import ExporterMetrics, TargetMetrics
-from .status import StatusBoard
+from exporter.metrics import ExporterMetrics, TargetMetrics
+from exporter.probe.status import StatusBoard
 
 Encoder = Callable[[CollectorRegistry], bytes]
 OPENMETRICS_EOF = b"# EOF\n"

@@ -13,12 +13,12 @@ from dataclasses import replace
 
 from prometheus_client.exposition import choose_encoder
 
-from .config import Config, Target
-from .metrics import probe_registry
-from .nats_url import UrlError, parse_server_list
-from .probe.phases import run_probe
-from .probe.result import Phase, ProbeResult
-from .status import TargetStatus
+from exporter.config import Config, Target
+from exporter.config.nats_url import UrlError, parse_server_list
+from exporter.metrics import probe_registry
+from exporter.probe.phases import run_probe
+from exporter.probe.result import Phase, ProbeResult
+from exporter.probe.status import TargetStatus
 
 SCRAPE_TIMEOUT_OFFSET = 0.5  # leave Prometheus time to receive the answer, as blackbox_exporter does
 MIN_TIMEOUT = 0.1

@@ -16,11 +16,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..durations import format_duration
-from ..kube.names import DEFAULT_CLUSTER_DOMAIN
-from ..validate import duration, reject_unknown, text
+from exporter.config.durations import format_duration
+from exporter.config.validate import duration, reject_unknown, text
 
 DEFAULT_INTERVAL = 60.0
+DEFAULT_CLUSTER_DOMAIN = "cluster.local"
 
 
 @dataclass(frozen=True, slots=True)

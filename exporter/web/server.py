@@ -8,13 +8,13 @@ from typing import TYPE_CHECKING
 import yaml
 from aiohttp import web
 
-from . import __version__
-from .config_view import redacted_config
-from .page import render
-from .probe_endpoint import UnknownTarget, deadline, debug_trace, exposition, probe_now, resolve_target
+from exporter import __version__
+from exporter.config.view import redacted_config
+from exporter.web.page import render
+from exporter.web.probe_endpoint import UnknownTarget, deadline, debug_trace, exposition, probe_now, resolve_target
 
 if TYPE_CHECKING:
-    from .app import Exporter
+    from exporter.app import Exporter
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 

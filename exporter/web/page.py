@@ -10,10 +10,10 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from html import escape
 
-from .diagnostics.runner import Diagnosis
-from .logwatch.tally import LogTally, PodState
-from .probe.result import Phase
-from .status import State, StatusBoard, TargetStatus
+from exporter.diagnostics.runner import Diagnosis
+from exporter.logwatch.tally import LogTally, PodState
+from exporter.probe.result import Phase
+from exporter.probe.status import State, StatusBoard, TargetStatus
 
 REFRESH_SECONDS = 5
 

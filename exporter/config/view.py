@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from .config import Config, Target
-from .durations import format_duration
-from .webconfig import WebConfig, describe
+from exporter.config.durations import format_duration
+from exporter.config.model import Config, Target
+from exporter.config.webconfig import WebConfig, describe
 
 HIDDEN = "<secret>"
 

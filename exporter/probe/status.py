@@ -11,8 +11,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from .config import Target
-from .probe.result import ProbeResult, Reason
+from exporter.config import Target
+from exporter.probe.result import ProbeResult, Reason
 
 HISTORY_SIZE = 100
 

@@ -6,7 +6,7 @@ import ssl
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .config import TLSSettings
+    from exporter.config.model import TLSSettings
 
 
 def client_context(tls: TLSSettings) -> ssl.SSLContext:

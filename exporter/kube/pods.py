@@ -8,7 +8,6 @@ DELETED, as the API server reports it to a watch with a selector.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import logging
 import random
@@ -19,8 +18,8 @@ from typing import Any
 
 import aiohttp
 
-from ..kube.client import KubeApi, KubeError
-from ..supervisor import wait_or_stop
+from exporter.kube.client import KubeApi, KubeError
+from exporter.runtime.supervisor import wait_or_stop
 
 log = logging.getLogger(__name__)
 
@@ -77,19 +76,6 @@ def pod_info(obj: Mapping[str, Any], app_labels: Sequence[str]) -> PodInfo:
         running=tuple(running) if status.get("phase") == "Running" else (),
         previous=tuple(previous),
     )
-
-
-def in_shard(uid: str, shard: int, total: int) -> bool:
-    """Consistent across replicas and restarts: a pod belongs to exactly one shard, by a hash of its UID."""
-    if total <= 1:
-        return True
-    return int.from_bytes(hashlib.sha256(uid.encode()).digest()[:8], "big") % total == shard
-
-
-def shard_from_ordinal(pod_name: str) -> int | None:
-    """A StatefulSet pod's ordinal (`exporter-2` is shard 2)."""
-    match = _ORDINAL.search(pod_name)
-    return int(match.group(1)) if match else None
 
 
 class PodSink:
