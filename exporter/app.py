@@ -1,10 +1,15 @@
-"""Wiring: the status board, the metrics, the workers under their supervisor, and the HTTP server."""
+"""Wiring and lifecycle: the only module that knows every feature.
+
+It builds the state (what the exporter knows, and the doors results enter by), starts each feature's workers
+under one supervisor with that state's doors as their callbacks, serves the web views, and applies reloads.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import os
+import signal
 import socket
 import time
 from collections.abc import Callable, Mapping
@@ -12,21 +17,20 @@ from concurrent.futures import ThreadPoolExecutor
 
 from aiohttp import web
 
-from exporter.config import Config, Target
-from exporter.config.validate import ConfigError
+from exporter import __version__
+from exporter.audit.runner import audit_forever
+from exporter.config import Config, ConfigError, Target
 from exporter.config.webconfig import WebConfig, WebSecurity, load_web_config
-from exporter.diagnostics.runner import DiagnosticsBoard, audit_forever, diagnose_forever
+from exporter.diagnostics.runner import diagnose_forever
 from exporter.exposition.scrape import Exposition
 from exporter.kube.client import KubeApi, kube_access_configured
 from exporter.kube.names import service_name
 from exporter.logwatch.service import LogWatch
-from exporter.metrics import DiagnosticsCollector, ExporterMetrics
-from exporter.probe.result import ProbeResult
 from exporter.probe.scheduler import probe_forever
 from exporter.probe.session import Session
-from exporter.probe.status import State, StatusBoard
 from exporter.runtime.process_log import configure_level
 from exporter.runtime.supervisor import Supervisor
+from exporter.state import ExporterState
 from exporter.web.server import make_app
 
 log = logging.getLogger(__name__)
@@ -53,14 +57,16 @@ class Exporter:
         environ = os.environ if environ is None else environ
         self._reload_lock = asyncio.Lock()
         self._supervisor: Supervisor | None = None
-        self.board = StatusBoard()
-        self.metrics = ExporterMetrics(self.board)
+        self.state = ExporterState()
+        self.board = self.state.probes
+        self.metrics = self.state.metrics
         self.web_security = WebSecurity(
             config.web_config_file,
             load_web_config(config.web_config_file) if config.web_config_file else WebConfig(),
             on_reload=self._web_config_reloaded,
         )
         self.exposition = Exposition(self.metrics, self.board)
+        self.state.on_change(self.exposition.changed)
         self.kube: KubeApi | None = None
         if kube_access_configured(config.kubeconfig, environ):
             self.kube = KubeApi(config.kubeconfig, environ=environ, count_error=self.metrics.count_kubernetes_error)
@@ -68,10 +74,9 @@ class Exporter:
             raise ConfigError(
                 "--logs.selector", config.logs.selector, "Kubernetes access: in-cluster, --kubeconfig or KUBECONFIG"
             )
-        self.logwatch = LogWatch(config.logs, self.metrics, self.kube) if config.logs.enabled else None
-        self.diagnostics = DiagnosticsBoard()
-        self.metrics.registry.register(DiagnosticsCollector(self.diagnostics))
-        self.board.on_change = self.metrics.on_change = self.exposition.changed
+        self.logwatch = LogWatch(config.logs, self.kube) if config.logs.enabled else None
+        if self.logwatch is not None:
+            self.state.attach_logs(self.logwatch.tally, self.logwatch.collector)
         self.bound_addresses: list[tuple[str, int]] = []
         self._stopping = asyncio.Event()
         self.listening = asyncio.Event()  # set once the HTTP server accepts connections
@@ -79,25 +84,6 @@ class Exporter:
     @property
     def active_targets(self) -> tuple[Target, ...]:
         return self.config.targets if self.config.probing_enabled else ()
-
-    def record(self, result: ProbeResult) -> None:
-        """The one place a probe result enters the exporter: board, metrics, and a log line if the state changed."""
-        target_metrics = self.metrics.targets.get(result.target)
-        if target_metrics is None:
-            return  # the target was removed while its probe ran
-        target_metrics.record_probe(result)
-        transition = self.board.record(result)
-        if transition is None:
-            return
-        fields = {
-            "target": result.target,
-            "previous": transition.previous.value,
-            "state": transition.current.value,
-        }
-        if transition.current is State.DOWN:
-            log.warning("target down", extra={**fields, "reason": transition.reason, "detail": transition.detail})
-        else:
-            log.info("target up", extra={**fields, "server_url": result.server_url})
 
     def _web_config_reloaded(self, accepted: bool) -> None:
         self.metrics.reload_state.web_config_successful = accepted
@@ -198,8 +184,7 @@ class Exporter:
                 await supervisor.stop(f"probe:{name}")
                 await supervisor.stop(f"session:{name}")
                 if name not in wanted:
-                    self.board.remove_target(name)
-                    self.metrics.remove_target(name)
+                    self.state.remove_target(name)
         for name, target in wanted.items():
             if previous.get(name) != target:
                 self._start_target(supervisor, target)
@@ -207,7 +192,7 @@ class Exporter:
         self._start_diagnostics(supervisor)
 
     def _start_audit(self, supervisor: Supervisor) -> None:
-        kube, settings, board = self.kube, self.config.diagnostics, self.diagnostics
+        kube, settings, record = self.kube, self.config.diagnostics, self.state.record_audit
         if kube is None:
             return
         namespaces: tuple[str, ...] = ()
@@ -217,20 +202,45 @@ class Exporter:
             services = (service_name(t.servers[0].host, settings.cluster_domain) for t in self.active_targets)
             nats = tuple(service.namespace or settings.namespace for service in services if service is not None)
             namespaces = tuple(dict.fromkeys((*settings.app_namespaces, *nats)))
-        supervisor.start("audit", lambda: audit_forever(kube, settings, board, self._stopping, namespaces))
+        supervisor.start("audit", lambda: audit_forever(kube, settings, record, self._stopping, namespaces))
 
     def _start_diagnostics(self, supervisor: Supervisor) -> None:
-        targets, settings, kube, board = self.active_targets, self.config.diagnostics, self.kube, self.diagnostics
+        targets, settings, kube, record = (
+            self.active_targets,
+            self.config.diagnostics,
+            self.kube,
+            self.state.record_diagnosis,
+        )
         if targets:
-            supervisor.start("diagnostics", lambda: diagnose_forever(targets, settings, kube, board, self._stopping))
+            supervisor.start("diagnostics", lambda: diagnose_forever(targets, settings, kube, record, self._stopping))
 
     def _start_target(self, supervisor: Supervisor, target: Target) -> None:
-        self.board.add_target(target)
-        target_metrics = self.metrics.add_target(target.name)
-        supervisor.start(f"probe:{target.name}", lambda: probe_forever(target, self.record, self._stopping))
+        self.state.add_target(target)
+        supervisor.start(f"probe:{target.name}", lambda: probe_forever(target, self.state.record_probe, self._stopping))
         if target.session:
-            session = Session(target, target_metrics, self.board)
+            session = Session(target, self.state.session_recorder(target.name))
             supervisor.start(f"session:{target.name}", lambda: session.run(self._stopping))
+
+
+async def run_until_signalled(exporter: Exporter) -> None:
+    """Run the exporter until SIGTERM or SIGINT, then let it drain; SIGHUP reloads the configuration."""
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, exporter.stop)
+    reloads: set[asyncio.Task[tuple[bool, str]]] = set()
+
+    def reload() -> None:
+        task = loop.create_task(exporter.reload())
+        reloads.add(task)  # keep a reference until it is done
+        task.add_done_callback(reloads.discard)
+
+    loop.add_signal_handler(signal.SIGHUP, reload)
+    log.info(
+        "starting",
+        extra={"version": __version__, "targets": ",".join(t.name for t in exporter.active_targets)},
+    )
+    await exporter.run()
+    log.info("stopped")
 
 
 _INET = (socket.AF_INET, socket.AF_INET6)

@@ -6,21 +6,17 @@ import argparse
 import asyncio
 import logging
 import os
-import signal
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import NoReturn
 
-from exporter import __version__
-from exporter.app import Exporter
+from exporter import EXIT_USAGE, PROG, __version__
+from exporter.app import Exporter, run_until_signalled
 from exporter.audit import add_audit_arguments, run_audit
 from exporter.config import Config, add_config_flags, load_config
 from exporter.config.validate import ConfigError
 from exporter.diagnostics.command import add_check_arguments, run_check
 from exporter.runtime.process_log import configure
-
-PROG = "nats-connectivity-exporter"
-EXIT_USAGE = 2
 
 log = logging.getLogger(__name__)
 
@@ -108,24 +104,3 @@ def serve(config: Config, reload_source: Callable[[], Config]) -> int:
         print(f"{PROG}: {exc}", file=sys.stderr)
         return EXIT_USAGE
     return 0
-
-
-async def run_until_signalled(exporter: Exporter) -> None:
-    """Run the exporter until SIGTERM or SIGINT, then let it drain; SIGHUP reloads the configuration."""
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, exporter.stop)
-    reloads: set[asyncio.Task[tuple[bool, str]]] = set()
-
-    def reload() -> None:
-        task = loop.create_task(exporter.reload())
-        reloads.add(task)  # keep a reference until it is done
-        task.add_done_callback(reloads.discard)
-
-    loop.add_signal_handler(signal.SIGHUP, reload)
-    log.info(
-        "starting",
-        extra={"version": __version__, "targets": ",".join(t.name for t in exporter.active_targets)},
-    )
-    await exporter.run()
-    log.info("stopped")

@@ -35,7 +35,7 @@ import bcrypt
 import yaml
 
 from exporter.config.validate import ConfigError
-from exporter.runtime.supervisor import wait_or_stop
+from exporter.runtime.waiting import wait_or_stop
 
 log = logging.getLogger(__name__)
 

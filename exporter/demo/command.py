@@ -14,8 +14,8 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
-from exporter.app import Exporter
-from exporter.cli import EXIT_USAGE, PROG, run_until_signalled
+from exporter import EXIT_USAGE, PROG
+from exporter.app import Exporter, run_until_signalled
 from exporter.config import load_config
 from exporter.config.durations import parse_duration
 from exporter.config.validate import ConfigError

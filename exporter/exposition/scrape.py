@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import choose_encoder
 
-from exporter.metrics import ExporterMetrics, TargetMetrics
+from exporter.exposition.process import ExporterMetrics
+from exporter.probe.metrics import TargetMetrics
 from exporter.probe.status import StatusBoard
 
 Encoder = Callable[[CollectorRegistry], bytes]

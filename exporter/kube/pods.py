@@ -19,13 +19,14 @@ from typing import Any
 import aiohttp
 
 from exporter.kube.client import KubeApi, KubeError
-from exporter.runtime.supervisor import wait_or_stop
+from exporter.runtime.backoff import Backoff
+from exporter.runtime.waiting import wait_or_stop
 
 log = logging.getLogger(__name__)
 
 WATCH_TIMEOUT_SECONDS = 300  # the API server ends a watch after this; it is reopened from the last version
 WATCH_READ_TIMEOUT = WATCH_TIMEOUT_SECONDS + 60  # with bookmarks on, more silence than this is a dead connection
-MAX_BACKOFF = 30.0
+RELIST_BACKOFF = Backoff(initial=1.0, maximum=30.0)
 _ORDINAL = re.compile(r"-(\d+)$")
 
 
@@ -112,8 +113,7 @@ async def watch_pods(
             continue  # history compacted (410): list again, at once
         except KubeError:
             failures += 1
-        delay = min(MAX_BACKOFF, 0.5 * 2 ** min(failures, 8)) * (0.5 + rng() / 2)
-        if await wait_or_stop(stopping, delay):
+        if await wait_or_stop(stopping, RELIST_BACKOFF.delay(failures, rng=rng)):
             return
 
 

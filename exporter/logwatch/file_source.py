@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from exporter.logwatch.lines import LineCounter
 from exporter.logwatch.tally import StreamState
-from exporter.runtime.supervisor import wait_or_stop
+from exporter.runtime.waiting import wait_or_stop
 
 log = logging.getLogger(__name__)
 

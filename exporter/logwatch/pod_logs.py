@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,11 +21,12 @@ from exporter.kube.client import KubeApi, KubeError
 from exporter.kube.pods import ContainerInstance, PodInfo, pod_info
 from exporter.logwatch.lines import LineCounter, ResumePoint, since_time
 from exporter.logwatch.tally import StreamState
-from exporter.runtime.supervisor import wait_or_stop
+from exporter.runtime.backoff import Backoff
+from exporter.runtime.waiting import wait_or_stop
 
 log = logging.getLogger(__name__)
 
-MAX_BACKOFF = 30.0
+REOPEN_BACKOFF = Backoff(initial=1.0, maximum=30.0)
 BATCH_WINDOW = 1.0  # seconds between reads of a stream: counts settle this much later, for a fraction of the CPU
 
 
@@ -106,7 +106,7 @@ class ContainerFollower:
                     if end is StreamEnd.ENDED and fate == "follow":
                         # Ended, yet the pod says it runs (status lag, or a proxy closing streams): not at once.
                         failures = max(failures, 1)
-                if failures and await wait_or_stop(stopping, _backoff(failures)):
+                if failures and await wait_or_stop(stopping, REOPEN_BACKOFF.delay(failures)):
                     return
         finally:
             tally.set_stream(self.key, None)
@@ -169,7 +169,3 @@ class ContainerFollower:
         if pod.previous_id(name) == ours and self._counter.resume.at >= 0:
             return "previous"  # it terminated while we were not reading: fetch what we missed
         return "gone"
-
-
-def _backoff(failures: int) -> float:
-    return float(min(MAX_BACKOFF, 0.5 * 2 ** min(failures, 8)) * random.uniform(0.5, 1.0))

@@ -12,19 +12,19 @@ from exporter.logwatch.file_source import follow_file
 from exporter.logwatch.followers import PodFollowers
 from exporter.logwatch.lines import LineCounter
 from exporter.logwatch.matcher import Matcher
+from exporter.logwatch.metrics import LogCollector
 from exporter.logwatch.tally import LogSource, LogTally
-from exporter.metrics import ExporterMetrics, LogCollector
 from exporter.runtime.supervisor import Supervisor, WorkerFactory
 
 
 class LogWatch:
-    def __init__(self, settings: LogSettings, metrics: ExporterMetrics, api: KubeApi | None) -> None:
+    def __init__(self, settings: LogSettings, api: KubeApi | None) -> None:
         self.settings = settings
         self.tally = LogTally(per_pod=settings.per_pod)
         self.matcher = Matcher(settings.patterns)
         self.api = api
         self.followers: PodFollowers | None = None
-        metrics.registry.register(LogCollector(self.tally))
+        self.collector = LogCollector(self.tally)
 
     def start(self, supervisor: Supervisor, stopping: asyncio.Event) -> None:
         selector, api = self.settings.selector, self.api

@@ -11,14 +11,14 @@ from exporter.config import Target
 from exporter.probe.client_options import ssl_context
 from exporter.probe.phases import run_probe
 from exporter.probe.result import ProbeResult
-from exporter.runtime.supervisor import wait_or_stop
+from exporter.runtime.waiting import wait_or_stop
 
 MAX_START_SPREAD = 2.5  # seconds: the first probes are spread over at most this, so readiness comes quickly
 
 
 async def probe_forever(
     target: Target,
-    on_result: Callable[[ProbeResult], None],
+    on_result: Callable[[ProbeResult], object],
     stopping: asyncio.Event,
     *,
     rng: random.Random | None = None,

@@ -1,7 +1,10 @@
 """The long-lived session: one connection per target that lives and reconnects like an application's.
 
 It counts what an application would suffer (disconnects, reconnects) and, every interval, publishes a heartbeat
-that must come back on its own subscription: a connection can look fine and still lose messages.
+that must come back on its own subscription: a connection can look fine and still lose messages. nats-py closes a
+client for good on most `-ERR`s (expired or revoked credentials, slow consumer, maximum connections); the session
+then starts a new client, as a well-written application would, instead of heartbeating into a closed one.
+Everything it sees leaves as a `SessionEvent` through one callback: it writes neither metrics nor the status board.
 """
 
 from __future__ import annotations
@@ -9,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-import random
 import secrets
 from collections.abc import Callable
 
@@ -19,52 +21,64 @@ from nats.aio.msg import Msg
 
 from exporter.config import Target
 from exporter.config.nats_url import redact_text
-from exporter.metrics import TargetMetrics
 from exporter.probe.client_options import close_quietly, connect_options, ssl_context
 from exporter.probe.failure import classify, describe
 from exporter.probe.result import Phase
-from exporter.probe.status import StatusBoard
-from exporter.runtime.supervisor import wait_or_stop
+from exporter.probe.session_events import SessionEvent
+from exporter.runtime.backoff import Backoff
+from exporter.runtime.waiting import wait_any, wait_or_stop
 
 log = logging.getLogger(__name__)
 
 RECONNECT_WAIT = 1  # between reconnect attempts, like a patient application
-MAX_CONNECT_BACKOFF = 30.0
+CONNECT_BACKOFF = Backoff(initial=RECONNECT_WAIT, maximum=30.0)
 CLOSE_TIMEOUT = 2.0
 
 
 class Session:
-    def __init__(self, target: Target, metrics: TargetMetrics, board: StatusBoard) -> None:
+    def __init__(self, target: Target, record: Callable[[SessionEvent], None]) -> None:
         self.target = target
-        self._metrics = metrics
-        self._board = board
+        self._record = record
         self._subject = f"{target.subject_prefix}.session.{secrets.token_hex(8)}"
         self._sequence = itertools.count(1)
         self._waiting: dict[bytes, asyncio.Future[None]] = {}
         self._last_error = ""
         self._closing = False
         self._established = False  # only a connection that was up can be lost
+        self._lost = False  # a connection was lost and not yet re-established: the next one is a reconnect
+        self._closed = asyncio.Event()  # nats-py closed the client for good
 
     async def run(self, stopping: asyncio.Event) -> None:
-        """Connect (retrying with backoff), then heartbeat every interval until `stopping` is set."""
-        self._closing = self._established = False  # a restarted worker starts afresh
-        client = await self._connect_until_up(stopping)
-        if client is None:
-            return
+        """Connect (retrying with backoff), then heartbeat every interval until `stopping` is set; when nats-py
+        closes the client for good, start a new one."""
+        self._closing = self._established = self._lost = False  # a restarted worker starts afresh
         try:
-            await client.subscribe(self._subject, cb=self._on_heartbeat)
-            while not await wait_or_stop(stopping, self.target.interval):
-                await self._heartbeat(client)
+            while not stopping.is_set():
+                client = await self._connect_until_up(stopping)
+                if client is None:
+                    return
+                try:
+                    await client.subscribe(self._subject, cb=self._on_heartbeat)
+                    while not await wait_any((stopping, self._closed), self.target.interval):
+                        await self._heartbeat(client)
+                finally:
+                    self._closing = True  # our own close is not a disconnect an application would suffer
+                    await close_quietly(client, CLOSE_TIMEOUT)
+                if not stopping.is_set():
+                    log.warning(
+                        "session closed by the NATS client; starting a new connection",
+                        extra={"target": self.target.name, "detail": self._last_error or "closed"},
+                    )
         finally:
-            self._closing = True  # our own close is not a disconnect an application would suffer
-            self._board.set_session_connected(self.target.name, None)
-            await close_quietly(client, CLOSE_TIMEOUT)
+            self._record(SessionEvent.STOPPED)
 
     async def _connect_until_up(self, stopping: asyncio.Event) -> Client | None:
         """The connected client, or None if `stopping` was set before the first connect succeeded."""
         attempt = 0
         context = ssl_context(self.target)
         while True:
+            self._closing = self._established = False
+            self._closed = asyncio.Event()
             client = Client()
             options = connect_options(
                 self.target,
@@ -84,6 +98,7 @@ class Session:
                         reconnect_time_wait=0,
                         disconnected_cb=self._on_disconnected,
                         reconnected_cb=self._on_reconnected,
+                        closed_cb=self._on_closed,
                     )
                 # Connected: from now on reconnect forever, patiently, as an application does. nats-py reads
                 # these options at each reconnect.
@@ -103,16 +118,21 @@ class Session:
                             "detail": self._redact(describe(exc)),
                         },
                     )
-                self._board.set_session_connected(self.target.name, False)
-                if await wait_or_stop(stopping, _backoff(attempt)):
+                self._record(SessionEvent.CONNECT_FAILED)
+                if await wait_or_stop(stopping, CONNECT_BACKOFF.delay(attempt)):
                     return None
                 continue
             except BaseException:
                 await close_quietly(client, CLOSE_TIMEOUT)
                 raise
-            self._board.set_session_connected(self.target.name, True)
-            if attempt:
-                log.info("session connected", extra={"target": self.target.name})
+            if self._lost:
+                self._lost = False
+                self._record(SessionEvent.RECONNECTED)  # a new client after the old one was closed
+                log.info("session reconnected with a new connection", extra={"target": self.target.name})
+            else:
+                self._record(SessionEvent.CONNECTED)
+                if attempt:
+                    log.info("session connected", extra={"target": self.target.name})
             return client
 
     async def _heartbeat(self, client: Client) -> None:
@@ -124,9 +144,9 @@ class Session:
                 await client.publish(self._subject, token)
                 await arrived
         except (TimeoutError, nats.errors.Error, OSError):
-            self._metrics.heartbeat(echoed=False)
+            self._record(SessionEvent.HEARTBEAT_LOST)
         else:
-            self._metrics.heartbeat(echoed=True)
+            self._record(SessionEvent.HEARTBEAT_ECHOED)
         finally:
             self._waiting.pop(token, None)
 
@@ -139,25 +159,24 @@ class Session:
     async def _on_disconnected(self) -> None:
         if self._closing or not self._established:
             return  # our own close, or the close of a failed first attempt: nothing an application lost
-        self._metrics.session_disconnected()
-        self._board.set_session_connected(self.target.name, False)
+        self._lost = True
+        self._record(SessionEvent.DISCONNECTED)
         log.warning(
             "session disconnected",
             extra={"target": self.target.name, "detail": self._last_error or "connection lost"},
         )
 
     async def _on_reconnected(self) -> None:
-        self._metrics.session_reconnected()
-        self._board.set_session_connected(self.target.name, True)
+        self._lost = False
+        self._record(SessionEvent.RECONNECTED)
         log.info("session reconnected", extra={"target": self.target.name})
+
+    async def _on_closed(self) -> None:
+        if not self._closing:
+            self._closed.set()
 
     async def _on_error(self, exc: Exception) -> None:
         self._last_error = self._redact(describe(exc))
 
     def _redact(self, text: str) -> str:
         return redact_text(text, self.target.secret_values)
-
-
-def _backoff(attempt: int, *, jitter: Callable[[], float] = random.random) -> float:
-    delay: float = min(MAX_CONNECT_BACKOFF, RECONNECT_WAIT * 2.0 ** min(attempt - 1, 8))
-    return delay * (0.5 + jitter() / 2)

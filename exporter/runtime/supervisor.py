@@ -9,16 +9,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 from collections.abc import Awaitable, Callable
 from types import TracebackType
+
+from exporter.runtime.backoff import Backoff
 
 log = logging.getLogger(__name__)
 
 WorkerFactory = Callable[[], Awaitable[None]]
 
-INITIAL_BACKOFF = 0.5
-MAX_BACKOFF = 60.0
+RESTART_BACKOFF = Backoff(initial=0.5, maximum=60.0)
 HEALTHY_RUN = 60.0  # a worker that ran this long before failing starts its backoff afresh
 
 
@@ -47,9 +47,6 @@ class Supervisor:
         if task is not None:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
-
-    def names(self) -> list[str]:
-        return list(self._tasks)
 
     def running(self, name: str) -> bool:
         return name in self._tasks
@@ -83,23 +80,9 @@ class Supervisor:
                 raise
             except Exception:  # the supervision boundary: log it, keep the others going, try again
                 failures = 1 if loop.time() - started > HEALTHY_RUN else failures + 1
-                delay = min(MAX_BACKOFF, INITIAL_BACKOFF * 2 ** (failures - 1)) * random.uniform(0.5, 1.0)
+                delay = RESTART_BACKOFF.delay(failures)
                 log.exception("worker crashed; restarting", extra={"worker": name, "retry_in": round(delay, 2)})
                 await asyncio.sleep(delay)
             else:
                 log.debug("worker finished", extra={"worker": name})
                 return
-
-
-async def wait_or_stop(stopping: asyncio.Event, seconds: float) -> bool:
-    """Sleep up to `seconds`, waking early when `stopping` is set; True if it was set."""
-    if stopping.is_set():
-        return True
-    if seconds <= 0:
-        return False
-    try:
-        async with asyncio.timeout(seconds):
-            await stopping.wait()
-    except TimeoutError:
-        return False
-    return True

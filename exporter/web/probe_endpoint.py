@@ -15,7 +15,7 @@ from prometheus_client.exposition import choose_encoder
 
 from exporter.config import Config, Target
 from exporter.config.nats_url import UrlError, parse_server_list
-from exporter.metrics import probe_registry
+from exporter.probe.metrics import probe_registry
 from exporter.probe.phases import run_probe
 from exporter.probe.result import Phase, ProbeResult
 from exporter.probe.status import TargetStatus

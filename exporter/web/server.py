@@ -3,23 +3,36 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import yaml
 from aiohttp import web
 
 from exporter import __version__
+from exporter.config import Config
 from exporter.config.view import redacted_config
+from exporter.config.webconfig import WebSecurity
+from exporter.exposition.scrape import Exposition
+from exporter.state import ExporterState
 from exporter.web.page import render
 from exporter.web.probe_endpoint import UnknownTarget, deadline, debug_trace, exposition, probe_now, resolve_target
 
-if TYPE_CHECKING:
-    from exporter.app import Exporter
+
+class Served(Protocol):
+    """What the views read and the one action they may take (reload): `exporter.app.Exporter` provides it."""
+
+    config: Config
+    state: ExporterState
+    exposition: Exposition
+    web_security: WebSecurity
+
+    async def reload(self) -> tuple[bool, str]: ...
+
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def make_app(exporter: Exporter) -> web.Application:
+def make_app(exporter: Served) -> web.Application:
     @web.middleware
     async def basic_auth(request: web.Request, handler: Handler) -> web.StreamResponse:
         if not await exporter.web_security.authorized(request.headers.get("Authorization")):
@@ -55,11 +68,9 @@ def make_app(exporter: Exporter) -> web.Application:
         return web.Response(body=body, headers={"Content-Type": content_type})
 
     async def landing_page(request: web.Request) -> web.Response:
+        state = exporter.state
         page = render(
-            exporter.board,
-            version=__version__,
-            tally=exporter.logwatch.tally if exporter.logwatch is not None else None,
-            diagnoses=list(exporter.diagnostics.latest.values()),
+            state.probes, version=__version__, tally=state.logs, diagnoses=list(state.diagnostics.latest.values())
         )
         return web.Response(text=page, content_type="text/html")
 
@@ -71,7 +82,7 @@ def make_app(exporter: Exporter) -> web.Application:
         return web.Response(text="Healthy\n")
 
     async def ready(request: web.Request) -> web.Response:
-        if exporter.board.ready:
+        if exporter.state.ready:
             return web.Response(text="Ready\n")
         return web.Response(status=503, text="Not ready: waiting for the first probe of every target\n")
 

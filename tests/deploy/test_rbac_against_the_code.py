@@ -96,7 +96,7 @@ async def requests(kube: FakeKube, start_exporter: ExporterFactory, tmp_path: Pa
     kube.cut_streams()  # the follower asks for the pod, to learn whether to resume
     kube.append_lines(APPS, "extractor-0", ["NATS connection lost"])
     await wait_for(lambda: lines(2), message="the line after the cut to be counted")
-    diagnostics = running.exporter.diagnostics
+    diagnostics = running.exporter.state.diagnostics
     await wait_for(lambda: "default" in diagnostics.latest, timeout=20, message="one diagnosis")
     api = KubeApi(kubeconfig)
     try:
