@@ -1,4 +1,4 @@
-"""`python -m dashboards.generator [--check]`: write dashboards/*.json, or check that the committed files are current."""
+"""`python -m dashboards.generator [--check]`: write dashboards/*.json, or check the committed files are current."""
 
 from __future__ import annotations
 

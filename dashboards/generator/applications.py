@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from grafana_foundation_sdk.builders import timeseries
 
-from .common import APP, Row, lines, rows, selector, series, table_panel
+from .common import APP, Row, by, lines, rate, rows, selector, series, table_panel
 
 _FROM_LOGS = "Counted from the application pods' logs (namespace is empty for local files, --logs.file)."
 
@@ -14,9 +14,7 @@ def _events(title: str, line: str, event: str, warning: str = "") -> timeseries.
         title,
         f"{line} lines per second, per application. {warning}{_FROM_LOGS}",
         series(
-            "sum by (namespace, app) (rate("
-            + selector("nats_connectivity_log_events_total", APP, f'event="{event}"')
-            + "[$__rate_interval]))",
+            by("sum", "namespace, app", rate(selector("nats_connectivity_log_events_total", APP, f'event="{event}"'))),
             "{{namespace}} {{app}}",
         ),
         unit="cps",
@@ -46,7 +44,7 @@ def row() -> Row:
                 "Application pods by their latest NATS log line: connected, disconnected (the latest was a failure or "
                 "a loss) or unknown (no NATS line yet). Only for pods followed through the Kubernetes API.",
                 series(
-                    "sum by (namespace, app, state) (" + selector("nats_connectivity_app_pods", APP) + ")",
+                    by("sum", "namespace, app, state", selector("nats_connectivity_app_pods", APP)),
                     "{{namespace}} {{app}} {{state}}",
                 ),
                 unit="short",
@@ -57,9 +55,12 @@ def row() -> Row:
                 "Time since last event",
                 "How long ago each application last logged each NATS event (the time written in the log line).",
                 rows(
-                    "time() - max by (namespace, app, event) ("
-                    + selector("nats_connectivity_log_last_event_timestamp_seconds", APP)
-                    + ")"
+                    "time() - "
+                    + by(
+                        "max",
+                        "namespace, app, event",
+                        selector("nats_connectivity_log_last_event_timestamp_seconds", APP),
+                    )
                 ),
                 size=(8, 7),
                 unit="s",
@@ -72,9 +73,7 @@ def row() -> Row:
                 "Application log lines the exporter reads per second, per application. Flat at zero while streams are "
                 "open means stalled streams or silent applications (NATSConnectivityNoLogLines).",
                 series(
-                    "sum by (namespace, app) (rate("
-                    + selector("nats_connectivity_log_lines_total", APP)
-                    + "[$__rate_interval]))",
+                    by("sum", "namespace, app", rate(selector("nats_connectivity_log_lines_total", APP))),
                     "{{namespace}} {{app}}",
                 ),
                 unit="cps",

@@ -16,15 +16,15 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
-from grafana_foundation_sdk.builders import bargauge, prometheus, stat, table, timeseries
+from grafana_foundation_sdk.builders import bargauge, heatmap, prometheus, stat, table, timeseries
 from grafana_foundation_sdk.builders import common as common_builders
 from grafana_foundation_sdk.builders import dashboard as dashboard_builders
-from grafana_foundation_sdk.cog.builder import Builder
 from grafana_foundation_sdk.models import common as models
 from grafana_foundation_sdk.models import dashboard as dashboard_models
 from grafana_foundation_sdk.models import prometheus as prometheus_models
 
-PanelBuilder = Builder[dashboard_models.Panel]
+# The SDK's panel builders the rows use (each has `.id()`, which Builder[Panel] lacks); a new kind is one more here.
+PanelBuilder = stat.Panel | bargauge.Panel | timeseries.Panel | table.Panel | heatmap.Panel
 _P = TypeVar("_P", stat.Panel, bargauge.Panel, timeseries.Panel, table.Panel)
 
 # Every panel, query and variable asks the data source the user picks in the `datasource` variable.
@@ -52,6 +52,21 @@ def selector(metric: str, scope: Sequence[str], *matchers: str) -> str:
     """`metric{job=~"$job", instance=~"$instance", ...}`: filtered by the variables of `scope`, then `matchers`."""
     parts = [f'{label}=~"${label}"' for label in scope] + list(matchers)
     return f"{metric}{{{', '.join(parts)}}}"
+
+
+def by(aggregation: str, labels: str, expr: str) -> str:
+    """`sum by (target) (expr)`: one series per value of `labels` (a comma-separated list)."""
+    return f"{aggregation} by ({labels}) ({expr})"
+
+
+def rate(series_selector: str) -> str:
+    """Per-second rate over Grafana's `$__rate_interval` (the lint allows no other range)."""
+    return f"rate({series_selector}[$__rate_interval])"
+
+
+def increase(series_selector: str) -> str:
+    """Events per interval, over Grafana's `$__rate_interval`: for bars of counts."""
+    return f"increase({series_selector}[$__rate_interval])"
 
 
 # --- Queries ---------------------------------------------------------------------------------------------------
@@ -118,7 +133,8 @@ HOST_KIND_COLOURS = {"ip": "red", "short": "orange", "fqdn": "green"}
 
 
 def coloured_column(
-    mappings: list[dashboard_models.ValueMapping], cell: models.TableColorTextCellOptions | models.TableColoredBackgroundCellOptions
+    mappings: list[dashboard_models.ValueMapping],
+    cell: models.TableColorTextCellOptions | models.TableColoredBackgroundCellOptions,
 ) -> list[dashboard_models.DynamicConfigValue]:
     """A table column's override: its values mapped (words, colours) and drawn in colour."""
     return [
@@ -212,9 +228,7 @@ def lines(
     panel = _timeseries(title, description, queries, unit, size, stacked=stacked)
     panel.draw_style(models.GraphDrawStyle.LINE).fill_opacity(10)
     if log_scale:
-        panel.scale_distribution(
-            common_builders.ScaleDistributionConfig().type(models.ScaleDistribution.LOG).log(10)
-        )
+        panel.scale_distribution(common_builders.ScaleDistributionConfig().type(models.ScaleDistribution.LOG).log(10))
     else:
         panel.axis_soft_min(0)
     return panel
@@ -255,7 +269,7 @@ def table_panel(
         .unit(unit)
         .show_header(True)
         .cell_height(models.TableCellHeight.SM)
-        .footer(common_builders.TableFooterOptions().show(False).reducer(["sum"]).fields(""))
+        .footer(common_builders.TableFooterOptions().show(False).reducer(["sum"]))  # hidden: no sums of labels
         .with_transformation(
             dashboard_models.DataTransformerConfig(
                 id_val="organize",
@@ -303,7 +317,9 @@ def _timeseries(
             .show_legend(True)
             .calcs(["lastNotNull", "max"])
         )
-        .tooltip(common_builders.VizTooltipOptions().mode(models.TooltipDisplayMode.MULTI).sort(models.SortOrder.DESCENDING))
+        .tooltip(
+            common_builders.VizTooltipOptions().mode(models.TooltipDisplayMode.MULTI).sort(models.SortOrder.DESCENDING)
+        )
     )
     return _sized(panel, size)
 

@@ -40,7 +40,9 @@ def _by(items: list[dict[str, Any]], key: str) -> dict[str, dict[str, Any]]:
 def compare(old: dict[str, Any], new: dict[str, Any]) -> Iterator[str]:
     """The dashboard's own fields, then each variable by name, then each panel by title."""
     skip = {"panels", "templating"}
-    yield from differences({k: v for k, v in old.items() if k not in skip}, {k: v for k, v in new.items() if k not in skip})
+    yield from differences(
+        {k: v for k, v in old.items() if k not in skip}, {k: v for k, v in new.items() if k not in skip}
+    )
     for kind, key, old_items, new_items in (
         ("variable", "name", old.get("templating", {}).get("list", []), new.get("templating", {}).get("list", [])),
         ("panel", "title", old.get("panels", []), new.get("panels", [])),

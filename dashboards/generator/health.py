@@ -2,11 +2,26 @@
 
 from __future__ import annotations
 
-from .common import EXPORTER, GREEN_FROM_1, JUST_BLUE, Row, bars, lines, rows, selector, series, stat_panel, table_panel, value_text
+from .common import (
+    EXPORTER,
+    GREEN_FROM_1,
+    JUST_BLUE,
+    Row,
+    bars,
+    by,
+    increase,
+    lines,
+    rows,
+    selector,
+    series,
+    stat_panel,
+    table_panel,
+    value_text,
+)
 
 
 def _increase_by(labels: str, metric: str) -> str:
-    return f"sum by ({labels}) (increase({selector(metric, EXPORTER)}[$__rate_interval]))"
+    return by("sum", labels, increase(selector(metric, EXPORTER)))
 
 
 def row() -> Row:
@@ -17,9 +32,11 @@ def row() -> Row:
                 "Build info",
                 "Version of each exporter instance, of its Python and of its NATS client (nats-py).",
                 rows(
-                    "max by (instance, version, python_version, nats_py_version) ("
-                    + selector("nats_connectivity_build_info", EXPORTER)
-                    + ")"
+                    by(
+                        "max",
+                        "instance, version, python_version, nats_py_version",
+                        selector("nats_connectivity_build_info", EXPORTER),
+                    )
                 ),
                 size=(12, 5),
             ),
@@ -66,7 +83,10 @@ def row() -> Row:
                 "Errors from the Kubernetes API per interval, by operation and code (HTTP status, or network/config). "
                 "403 means missing RBAC (NATSConnectivityKubernetesForbidden); 401 a rejected token, which the "
                 "exporter reloads.",
-                series(_increase_by("operation, code", "nats_connectivity_kubernetes_errors_total"), "{{operation}} {{code}}"),
+                series(
+                    _increase_by("operation, code", "nats_connectivity_kubernetes_errors_total"),
+                    "{{operation}} {{code}}",
+                ),
                 unit="short",
                 size=(8, 7),
             ),
@@ -74,7 +94,7 @@ def row() -> Row:
                 "Log streams",
                 "Application log streams being followed, and streams waiting to be reopened after an error. Retrying "
                 "for 10 minutes warns (NATSConnectivityLogStreamsRetrying).",
-                series("sum by (state) (" + selector("nats_connectivity_log_streams", EXPORTER) + ")", "{{state}}"),
+                series(by("sum", "state", selector("nats_connectivity_log_streams", EXPORTER)), "{{state}}"),
                 unit="short",
                 size=(8, 7),
             ),

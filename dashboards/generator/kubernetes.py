@@ -4,7 +4,6 @@ the NATS URLs the applications are configured with."""
 from __future__ import annotations
 
 from grafana_foundation_sdk.models import common as models
-
 from grafana_foundation_sdk.models.dashboard import DynamicConfigValue
 
 from .common import (
@@ -18,6 +17,7 @@ from .common import (
     UP_DOWN,
     Row,
     bar_gauge_panel,
+    by,
     coloured_column,
     instant,
     lines,
@@ -40,14 +40,12 @@ def row() -> Row:
                 "Ready and not-ready endpoints of the Service behind each target (from its EndpointSlices). No ready "
                 "endpoint for two minutes pages (NATSConnectivityNoReadyEndpoints).",
                 series(
-                    "max by (target) (" + selector("nats_connectivity_service_endpoints", TARGET, 'state="ready"') + ")",
+                    by("max", "target", selector("nats_connectivity_service_endpoints", TARGET, 'state="ready"')),
                     "{{target}} ready",
                     "A",
                 ),
                 series(
-                    "max by (target) ("
-                    + selector("nats_connectivity_service_endpoints", TARGET, 'state="not_ready"')
-                    + ")",
+                    by("max", "target", selector("nats_connectivity_service_endpoints", TARGET, 'state="not_ready"')),
                     "{{target}} not ready",
                     "B",
                 ),
@@ -60,7 +58,7 @@ def row() -> Row:
                 "Each ready NATS pod behind the Service, probed on its own address: one bad replica hides behind a "
                 "healthy Service. Down for 5 minutes warns (NATSConnectivityEndpointDown).",
                 series(
-                    "max by (target, pod) (" + selector("nats_connectivity_endpoint_probe_success", TARGET) + ")",
+                    by("max", "target, pod", selector("nats_connectivity_endpoint_probe_success", TARGET)),
                     "{{target}} {{pod}}",
                 ),
                 unit="none",
@@ -73,7 +71,7 @@ def row() -> Row:
                 "PING/PONG round trip to each NATS pod, probed directly. One pod much slower than the others is "
                 "overloaded or on a busy node.",
                 series(
-                    "max by (target, pod) (" + selector("nats_connectivity_endpoint_rtt_seconds", TARGET) + ")",
+                    by("max", "target, pod", selector("nats_connectivity_endpoint_rtt_seconds", TARGET)),
                     "{{target}} {{pod}}",
                 ),
                 unit="s",
@@ -96,16 +94,14 @@ def row() -> Row:
                 "Every check per target: service_exists, endpoints_ready, dns_fqdn, dns_short, tcp_connect, "
                 "nats_handshake, network_policy, endpoint_probe. Absent when it cannot tell or does not apply. "
                 "dns_fqdn and dns_short disagreeing warns (NATSConnectivityDNSNameMismatch).",
-                rows("max by (target, check) (" + selector("nats_connectivity_check_success", TARGET) + ")"),
+                rows(by("max", "target, check", selector("nats_connectivity_check_success", TARGET))),
                 size=(18, 8),
                 hide=("Time",),
                 sort_by="result",
             ).override_by_name(
                 "Value",
                 [
-                    *coloured_column(
-                        value_text({"1": ("pass", "green"), "0": ("fail", "red")}), COLOUR_BACKGROUND
-                    ),
+                    *coloured_column(value_text({"1": ("pass", "green"), "0": ("fail", "red")}), COLOUR_BACKGROUND),
                     _display_name("result"),
                 ],
             ),
@@ -114,9 +110,13 @@ def row() -> Row:
                 "NATS URLs in the applications' ConfigMaps and workloads that use an IP address instead of the "
                 "Service name (the configuration audit). Any warns (NATSConnectivityIPAddressConfigured).",
                 series(
-                    "sum(max by (namespace) ("
-                    + selector("nats_connectivity_config_violations", NAMESPACE, 'rule="ip_address"')
-                    + "))",
+                    "sum("
+                    + by(
+                        "max",
+                        "namespace",
+                        selector("nats_connectivity_config_violations", NAMESPACE, 'rule="ip_address"'),
+                    )
+                    + ")",
                     "IP addresses",
                 ),
                 unit="short",
@@ -130,7 +130,7 @@ def row() -> Row:
                 "inconsistent_service, unknown_service, invalid_url. `nats-connectivity-exporter audit --cluster` "
                 "lists each finding with its fix.",
                 instant(
-                    "max by (namespace, rule) (" + selector("nats_connectivity_config_violations", NAMESPACE) + ")",
+                    by("max", "namespace, rule", selector("nats_connectivity_config_violations", NAMESPACE)),
                     "{{namespace}} {{rule}}",
                 ),
                 unit="short",
@@ -143,9 +143,11 @@ def row() -> Row:
                 "Every NATS URL found in ConfigMaps and workloads: where (namespace, kind, name, key), its host kind "
                 "(fqdn, short, ip) and the Service it means. Rows with host_kind ip are the ones to fix first.",
                 rows(
-                    "max by (namespace, kind, name, key, host_kind, service) ("
-                    + selector("nats_connectivity_config_url_info", NAMESPACE)
-                    + ")"
+                    by(
+                        "max",
+                        "namespace, kind, name, key, host_kind, service",
+                        selector("nats_connectivity_config_url_info", NAMESPACE),
+                    )
                 ),
                 size=(12, 8),
                 sort_by="host_kind",

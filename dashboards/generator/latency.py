@@ -8,7 +8,7 @@ from grafana_foundation_sdk.models import common as models
 from grafana_foundation_sdk.models import heatmap as heatmap_models
 from grafana_foundation_sdk.models import prometheus as prometheus_models
 
-from .common import DATASOURCE, TARGET, Row, lines, selector, series
+from .common import DATASOURCE, TARGET, Row, by, lines, rate, selector, series
 
 _BUCKETS = selector("nats_connectivity_probe_latency_seconds_bucket", TARGET)
 
@@ -48,7 +48,7 @@ def row() -> Row:
 
 
 def _quantile_expr(q: str) -> str:
-    return f"histogram_quantile({q}, sum by (phase, le) (rate({_BUCKETS}[$__rate_interval])))"
+    return f"histogram_quantile({q}, {by('sum', 'phase, le', rate(_BUCKETS))})"
 
 
 def _distribution() -> heatmap.Panel:
@@ -63,11 +63,7 @@ def _distribution() -> heatmap.Panel:
             "Service."
         )
         .datasource(DATASOURCE)
-        .with_target(
-            series(f"sum by (le) (rate({buckets}[$__rate_interval]))", "{{le}}").format(
-                prometheus_models.PromQueryFormat.HEATMAP
-            )
-        )
+        .with_target(series(by("sum", "le", rate(buckets)), "{{le}}").format(prometheus_models.PromQueryFormat.HEATMAP))
         .unit("s")
         .scale_distribution(common_builders.ScaleDistributionConfig().type(models.ScaleDistribution.LINEAR))
         .hide_from(common_builders.HideSeriesConfig().legend(False).tooltip(False).viz(False))

@@ -7,10 +7,11 @@ right in the order a row lists them, wrapping at the grid's 24 columns; panel id
 from __future__ import annotations
 
 from grafana_foundation_sdk.builders import dashboard as builders
+from grafana_foundation_sdk.cog.builder import Builder
 from grafana_foundation_sdk.models import dashboard as models
 
 from . import applications, health, kubernetes, latency, overview, sessions
-from .common import APP, DATASOURCE, EXPORTER, NAMESPACE, RowFactory, query_variable, selector
+from .common import DATASOURCE, EXPORTER, NAMESPACE, RowFactory, query_variable, selector
 
 UID = "nats-connectivity"
 FILE_NAME = f"{UID}.json"
@@ -66,14 +67,14 @@ def build() -> models.Dashboard:
         dashboard.with_row(builders.Row(row.title).id(next_id).datasource(DATASOURCE))
         next_id += 1
         for panel in row.panels:
-            dashboard.with_panel(panel.id(next_id))  # type: ignore[attr-defined]
+            dashboard.with_panel(panel.id(next_id))
             next_id += 1
     built = dashboard.build()
     built.schema_version = SCHEMA_VERSION
     return built
 
 
-def _variables() -> list[builders.cogbuilder.Builder[models.VariableModel]]:
+def _variables() -> list[Builder[models.VariableModel]]:
     build_info = "nats_connectivity_build_info"
     log_lines = "nats_connectivity_log_lines_total"
     return [

@@ -13,12 +13,14 @@ from .common import (
     Row,
     bar_gauge_panel,
     bars,
+    by,
     coloured_column,
+    increase,
+    instant,
     lines,
     rows,
     selector,
     series,
-    instant,
     stat_panel,
     table_panel,
     value_colours,
@@ -99,9 +101,11 @@ def row() -> Row:
                 "tls_error, auth_error, protocol_error, pubsub_error, internal_error. The README's failure table "
                 "says what to check first for each.",
                 series(
-                    "sum by (target, result) (increase("
-                    + selector("nats_connectivity_probes_total", TARGET, 'result!="success"')
-                    + "[$__rate_interval]))",
+                    by(
+                        "sum",
+                        "target, result",
+                        increase(selector("nats_connectivity_probes_total", TARGET, 'result!="success"')),
+                    ),
                     "{{target}} {{result}}",
                 ),
                 unit="short",
@@ -112,7 +116,7 @@ def row() -> Row:
                 "Each configured target: its URL (credentials redacted) and the kind of host it names: fqdn (the "
                 "Service's full DNS name, best), short (a short Service name, only valid from the Service's "
                 "namespace), ip (an IP address: the guide's classic mistake).",
-                rows("max by (target, url, host_kind) (" + selector("nats_connectivity_target_info", TARGET) + ")"),
+                rows(by("max", "target, url, host_kind", selector("nats_connectivity_target_info", TARGET))),
                 size=(12, 6),
             ).override_by_name("host_kind", coloured_column(value_colours(HOST_KIND_COLOURS), COLOUR_TEXT)),
             table_panel(
@@ -121,9 +125,11 @@ def row() -> Row:
                 "the server's INFO). Several rows for one target over time show the Service balancing between NATS "
                 "pods.",
                 rows(
-                    "max by (target, server_name, version, cluster) ("
-                    + selector("nats_connectivity_server_info", TARGET)
-                    + ")"
+                    by(
+                        "max",
+                        "target, server_name, version, cluster",
+                        selector("nats_connectivity_server_info", TARGET),
+                    )
                 ),
                 size=(12, 6),
             ),

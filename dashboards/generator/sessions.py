@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from .common import GREEN_FROM_1, TARGET, Row, bars, lines, selector, series, stat_panel, value_text
+from .common import GREEN_FROM_1, TARGET, Row, bars, by, increase, lines, rate, selector, series, stat_panel, value_text
 
 
 def _increase(metric: str) -> str:
-    return f"sum by (target) (increase({selector(metric, TARGET)}[$__rate_interval]))"
+    return by("sum", "target", increase(selector(metric, TARGET)))
 
 
 def _rate(metric: str, *matchers: str) -> str:
-    return f"sum by (target) (rate({selector(metric, TARGET, *matchers)}[$__rate_interval]))"
+    return by("sum", "target", rate(selector(metric, TARGET, *matchers)))
 
 
 def row() -> Row:
