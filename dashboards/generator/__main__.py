@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from .output import DIRECTORY, differences, write
 
@@ -13,10 +14,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--check", action="store_true", help="change nothing; exit 1 if a committed dashboard differs from the code"
     )
-    if parser.parse_args(argv).check:
-        problems = differences()
+    parser.add_argument(
+        "--output", type=Path, default=DIRECTORY, help="the directory of the dashboards (default: %(default)s)"
+    )
+    args = parser.parse_args(argv)
+    if args.check:
+        problems = differences(args.output)
         for problem in problems:
-            print(f"dashboards/{problem}", file=sys.stderr)
+            print(f"{args.output / problem}", file=sys.stderr)
         if problems:
             print(
                 "the committed dashboards are not what dashboards/generator produces: run `python -m "
@@ -25,8 +30,8 @@ def main(argv: list[str] | None = None) -> int:
             )
             return 1
         return 0
-    for path in write():
-        print(f"wrote {path.relative_to(DIRECTORY.parent)}")
+    for path in write(args.output):
+        print(f"wrote {path}")
     return 0
 
 
