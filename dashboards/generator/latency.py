@@ -22,9 +22,9 @@ def row() -> Row:
                 "p50, p90 and p99 of each probe phase, from the probe_latency_seconds histogram (buckets 0.25ms to "
                 "10s), over the selected targets. Logarithmic axis: DNS and TCP take microseconds, TLS handshakes "
                 "milliseconds.",
-                series(_quantile_expr("0.5"), "p50 {{phase}}", "A"),
-                series(_quantile_expr("0.9"), "p90 {{phase}}", "B"),
-                series(_quantile_expr("0.99"), "p99 {{phase}}", "C"),
+                series(_quantile("0.5"), "p50 {{phase}}", "A"),
+                series(_quantile("0.9"), "p90 {{phase}}", "B"),
+                series(_quantile("0.99"), "p99 {{phase}}", "C"),
                 unit="s",
                 size=(12, 8),
                 log_scale=True,
@@ -47,7 +47,7 @@ def row() -> Row:
     )
 
 
-def _quantile_expr(q: str) -> str:
+def _quantile(q: str) -> str:
     return f"histogram_quantile({q}, {by('sum', 'phase, le', rate(_BUCKETS))})"
 
 
