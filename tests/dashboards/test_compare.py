@@ -27,7 +27,7 @@ def test_a_changed_unit_query_and_position_are_named_by_panel_title() -> None:
     panel["targets"][0]["expr"] = "up"
     panel["gridPos"]["y"] += 1
     found = list(compare.compare(old, new))
-    assert "panel 'Probe duration': fieldConfig.defaults.unit: \"s\" -> \"ms\"" in found
+    assert 'panel \'Probe duration\': fieldConfig.defaults.unit: "s" -> "ms"' in found
     expr = "panel 'Probe duration': targets[0].expr: "
     assert any(line.startswith(expr) and line.endswith('-> "up"') for line in found)
     assert "panel 'Probe duration': gridPos.y: 6 -> 7" in found
