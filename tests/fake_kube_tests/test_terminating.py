@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pytest
 from kubernetes import client
 
 from tests.fake_kube import FakeKube
@@ -66,12 +67,9 @@ async def test_http_delete_with_a_grace_period_and_kubectl_shows_terminating(
     assert result.stdout.splitlines()[1].split()[2] == "Terminating", result.stdout + result.stderr
     assert await asyncio.to_thread(core_v1.read_namespaced_pod_log, "web-1", "shop") == "bye\n"
     kube.finish_deletion("shop", "web-1")
-    try:
+    with pytest.raises(client.ApiException) as caught:
         await asyncio.to_thread(core_v1.read_namespaced_pod_log, "web-1", "shop")
-    except client.ApiException as err:
-        assert err.status == 404
-    else:
-        raise AssertionError("logs of a deleted pod were served")
+    assert caught.value.status == 404
 
 
 async def test_graceful_deletion_switch_uses_the_pods_grace_period() -> None:
