@@ -46,16 +46,19 @@ async def test_since_time_in_utc_is_compared_by_instant(kube: FakeKube, http: ai
         )
 
 
-async def test_default_offset_of_the_fake_applies_to_every_container() -> None:
-    async with FakeKube(tls=False, log_offset="-05:30") as kube:
-        kube.add_pod("shop", "web-1")
-        kube.append_lines("shop", "web-1", ["x"], timestamps=[T0])
-        headers = {"Authorization": f"Bearer {kube.token}"}
-        async with (
-            aiohttp.ClientSession() as session,
-            session.get(kube.url + LOG, params={"timestamps": "1"}, headers=headers) as response,
-        ):
-            assert await response.read() == b"2026-11-30T06:30:00.123456789-05:30 x\n"
+@pytest.mark.fake_kube(log_offset="-05:30")
+async def test_default_offset_of_the_fake_applies_to_every_container(
+    kube: FakeKube, http: aiohttp.ClientSession
+) -> None:
+    kube.add_pod("shop", "web-1")
+    kube.add_pod("shop", "web-2", containers=("app", "sidecar"))
+    kube.append_lines("shop", "web-1", ["x"], timestamps=[T0])
+    kube.append_lines("shop", "web-2", ["y"], timestamps=[T0], container="sidecar")
+    async with http.get(LOG, params={"timestamps": "1"}) as response:
+        assert await response.read() == b"2026-11-30T06:30:00.123456789-05:30 x\n"
+    params = {"timestamps": "1", "container": "sidecar"}
+    async with http.get("/api/v1/namespaces/shop/pods/web-2/log", params=params) as response:
+        assert await response.read() == b"2026-11-30T06:30:00.123456789-05:30 y\n"
 
 
 async def test_shared_and_inverted_timestamps_are_served_in_write_order(
