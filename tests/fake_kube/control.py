@@ -308,8 +308,10 @@ class FakeKube:
         return self.cluster.append_log(namespace, pod, container, data, stamps, stream).container_id
 
     def set_log_offset(self, namespace: str, pod: str, offset: str, *, container: str | None = None) -> None:
-        """Log timestamps of this container (all of the pod's if None; the pod need not exist yet) are written in
-        the zone `offset` ("Z", "+01:00", "-05:30"), its running instance included. sinceTime compares instants."""
+        """Log timestamps of this container (all of the pod's if None) are written in the zone `offset` ("Z",
+        "+01:00", "-05:30"): its future instances and its running one, whose earlier lines are then served in the
+        new offset too (set it before writing). With `container` given the pod need not exist yet.
+        sinceTime compares instants whatever the offset."""
         seconds = parse_offset(offset)
         names = self.cluster.pod_container_names(namespace, pod) if container is None else [container]
         for name in names:
