@@ -104,10 +104,21 @@ async def nats_server() -> AsyncIterator[NatsServer]:
     await server.close()
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "fake_kube(**options): FakeKube options for the kube fixture, e.g. log_offset='+01:00'"
+    )
+
+
 @pytest.fixture
-async def kube() -> AsyncIterator[FakeKube]:
-    """The fake Kubernetes API server (tests/fake_kube), started on HTTPS in the test's loop."""
-    fake = FakeKube(bookmark_interval=0.2)
+async def kube(request: pytest.FixtureRequest) -> AsyncIterator[FakeKube]:
+    """The fake Kubernetes API server (tests/fake_kube), started on HTTPS in the test's loop.
+
+    As faithful as its defaults (bookmarks once a minute); `@pytest.mark.fake_kube(bookmark_interval=0.2,
+    log_offset="+01:00", status_lag=1.0, graceful_deletion=True, ...)` passes other FakeKube options.
+    """
+    marker = request.node.get_closest_marker("fake_kube")
+    fake = FakeKube(**(marker.kwargs if marker is not None else {}))
     await fake.start()
     yield fake
     await fake.stop()

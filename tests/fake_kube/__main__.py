@@ -21,6 +21,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--kubeconfig", type=Path, default=Path("fake-kube.kubeconfig"), help="written at start")
     parser.add_argument("--namespace", default="default", help="the kubeconfig context's namespace")
     parser.add_argument("--bookmark-interval", type=float, default=60.0, help="seconds between watch BOOKMARKs")
+    parser.add_argument("--log-offset", default="Z", help="zone offset of log timestamps, e.g. +01:00")
+    parser.add_argument("--status-lag", type=float, default=0.0, help="seconds before restarts show in pod status")
+    parser.add_argument(
+        "--graceful-deletion", action="store_true", help="DELETE of a pod waits its terminationGracePeriodSeconds"
+    )
     parser.add_argument("--demo", action="store_true", help="add a few pods that log once a second")
     return parser.parse_args(argv)
 
@@ -33,6 +38,9 @@ async def serve(args: argparse.Namespace) -> None:
         http=args.http_port is not None,
         http_port=args.http_port or 0,
         bookmark_interval=args.bookmark_interval,
+        log_offset=args.log_offset,
+        status_lag=args.status_lag,
+        graceful_deletion=args.graceful_deletion,
     )
     url = await kube.start()
     kube.write_kubeconfig(args.kubeconfig, namespace=args.namespace)

@@ -27,12 +27,13 @@ from .control_http import add_control_routes
 from .errors import ApiError
 from .generator import LogGenerator
 from .kubeconfig import write_kubeconfig
-from .logs import LogKey, split_lines
+from .logs import LogKey, WrittenLine, split_lines
 from .patch import merge_patch
 from .resources import POD, ResourceType, by_kind
 from .selectors import parse_label_selector
-from .server import ApiServer, RequestRecord
-from .timeutil import parse_rfc3339
+from .server import ApiServer, RequestRecord, Throttle
+from .streams import LogStream
+from .timeutil import parse_offset, parse_rfc3339
 from .tls import generate as generate_certificates
 from .tls import server_context
 
@@ -69,13 +70,30 @@ class FakeKube:
         host: str = "127.0.0.1",
         port: int = 0,
         http_port: int = 0,
-        bookmark_interval: float = 1.0,
+        bookmark_interval: float = 60.0,
         history_limit: int = 100_000,
         user: str = "system:serviceaccount:monitoring:nats-connectivity-exporter",
+        log_offset: str = "Z",
+        status_lag: float = 0.0,
+        too_large_rv_wait: float = 3.0,
+        graceful_deletion: bool = False,
     ) -> None:
-        self.cluster = Cluster(history_limit=history_limit)
+        """`bookmark_interval`: seconds between BOOKMARKs on an idle watch (the watch cache: about a minute).
+        `log_offset`: the zone offset ("Z", "+01:00", "-05:30") log timestamps of containers are written in.
+        `status_lag`: seconds before a container's restart, crash or termination shows in the pod's status.
+        `too_large_rv_wait`: how long a watch from a future resourceVersion waits for it before its 504 ERROR.
+        `graceful_deletion`: an HTTP DELETE of a pod without gracePeriodSeconds uses the pod's
+        terminationGracePeriodSeconds (30 s) as the real server does; off by default so kubectl delete is quick.
+        """
+        self.cluster = Cluster(history_limit=history_limit, log_offset=parse_offset(log_offset), status_lag=status_lag)
         self.policy = Policy(token, user)
-        self.server = ApiServer(self.cluster, self.policy, bookmark_interval=bookmark_interval)
+        self.server = ApiServer(
+            self.cluster,
+            self.policy,
+            bookmark_interval=bookmark_interval,
+            too_large_wait=too_large_rv_wait,
+            graceful_deletion=graceful_deletion,
+        )
         self.certificates = generate_certificates() if tls else None
         self._host, self._port, self._http_port, self._want_http = host, port, http_port, http or not tls
         self._runner: web.AppRunner | None = None
@@ -119,6 +137,7 @@ class FakeKube:
         """End every stream cleanly, then close the listeners."""
         for generator in tuple(self._generators.values()):
             generator.stop()
+        self.cluster.cancel_timers()
         for stream in tuple(self.server.streams):
             stream.end()
         if self._runner is not None:
@@ -174,8 +193,15 @@ class FakeKube:
         phase: str = "Running",
         annotations: Mapping[str, str] | None = None,
         image: str = "registry.example/app:1.0",
+        log_offset: str | None = None,
     ) -> Obj:
-        """A pod (namespace created if needed); Running pods have a running instance of every container."""
+        """A pod (namespace created if needed); Running pods have a running instance of every container.
+
+        `log_offset` ("+01:00") is the zone offset of its containers' log timestamps (default: the fake's).
+        """
+        if log_offset is not None:
+            for container in containers:
+                self.set_log_offset(namespace, name, log_offset, container=container)
         pod = objects.make_pod(
             namespace,
             name,
@@ -220,9 +246,40 @@ class FakeKube:
     def delete_object(self, api_version: str, kind: str, namespace: str, name: str) -> Obj:
         return self.cluster.delete(_resource(api_version, kind), namespace, name)
 
-    def delete_pod(self, namespace: str, name: str) -> Obj:
-        """Immediate deletion: one DELETED event; the pod's log streams end."""
-        return self.cluster.delete(POD, namespace, name)
+    def delete_pod(
+        self,
+        namespace: str,
+        name: str,
+        *,
+        grace_period: int = 0,
+        stop_containers: bool = True,
+        exit_code: int = 0,
+    ) -> Obj:
+        """Delete a pod. `grace_period=0`: at once, one DELETED event, its log streams end.
+
+        `grace_period > 0`: Terminating as in a real cluster. MODIFIED with `metadata.deletionTimestamp` (now +
+        grace) and `deletionGracePeriodSeconds`; then (unless `stop_containers=False`, in which case call
+        `terminate_containers` yourself, e.g. after appending shutdown lines) every running container exits with
+        `exit_code` (follow streams end; status `state.terminated`, `lastState` empty unless it had restarted;
+        MODIFIED after the status lag). Logs stay served (previous lines included) until the grace period ends
+        (or `finish_deletion`), then DELETED and 404.
+        """
+        if grace_period <= 0:
+            return self.cluster.delete(POD, namespace, name)
+        return self.cluster.delete_pod(
+            namespace, name, grace_period, stop_containers=stop_containers, exit_code=exit_code
+        )
+
+    def terminate_containers(
+        self, namespace: str, pod: str, *, exit_code: int = 0, status_lag: float | None = None
+    ) -> list[str]:
+        """Every running container of the pod exits for good (`state.terminated`); returns their container IDs."""
+        ended = self.cluster.terminate_containers(namespace, pod, exit_code=exit_code, status_lag=status_lag)
+        return [instance.container_id for instance in ended]
+
+    def finish_deletion(self, namespace: str, name: str) -> Obj:
+        """End a Terminating pod's grace period now (DELETED)."""
+        return self.cluster.finish_deletion(namespace, name)
 
     def set_pod_phase(self, namespace: str, name: str, phase: str) -> Obj:
         return self.cluster.set_pod_phase(namespace, name, phase)
@@ -237,19 +294,79 @@ class FakeKube:
         *,
         container: str | None = None,
         timestamps: Sequence[Timestamp] | None = None,
+        stream: str = "stdout",
     ) -> str:
         """Append lines (str, or bytes that may be invalid UTF-8; any length) to the running container instance.
 
-        Each item is one line (embedded newlines split it). Timestamps default to now, one per line.
+        Each item is one line (embedded newlines split it). Timestamps default to now, one per line; explicit
+        ones (ns, RFC 3339 in any offset, aware datetime) may repeat or go backwards, as stdout and stderr lines
+        of one container do. `stream` ("stdout"/"stderr") is recorded in the ground truth.
         Returns the container ID the lines went to.
         """
         data = split_lines(lines)
         stamps = [to_ns(t) for t in timestamps] if timestamps is not None else None
-        return self.cluster.append_log(namespace, pod, container, data, stamps).container_id
+        return self.cluster.append_log(namespace, pod, container, data, stamps, stream).container_id
 
-    def restart_container(self, namespace: str, pod: str, container: str | None = None, *, exit_code: int = 1) -> str:
-        """New instance and container ID, restartCount+1 (MODIFIED); follow streams of the old instance end."""
-        return self.cluster.restart_container(namespace, pod, container, exit_code=exit_code).container_id
+    def set_log_offset(self, namespace: str, pod: str, offset: str, *, container: str | None = None) -> None:
+        """Log timestamps of this container (all of the pod's if None) are written in the zone `offset` ("Z",
+        "+01:00", "-05:30"): its future instances and its running one, whose earlier lines are then served in the
+        new offset too (set it before writing). With `container` given the pod need not exist yet.
+        sinceTime compares instants whatever the offset."""
+        seconds = parse_offset(offset)
+        names = self.cluster.pod_container_names(namespace, pod) if container is None else [container]
+        for name in names:
+            log = self.cluster.logs.container(namespace, pod, name)
+            log.offset = seconds
+            if log.current is not None:
+                log.current.offset = seconds
+
+    def restart_container(
+        self,
+        namespace: str,
+        pod: str,
+        container: str | None = None,
+        *,
+        exit_code: int = 1,
+        status_lag: float | None = None,
+    ) -> str:
+        """New instance and container ID (follow streams of the old instance end at once; a follow request by
+        container name gets the new one); the pod's status (containerID, restartCount+1, state, lastState) is
+        updated after `status_lag` seconds (the fake's `status_lag` if None), one MODIFIED. Returns the new ID."""
+        return self.cluster.restart_container(
+            namespace, pod, container, exit_code=exit_code, status_lag=status_lag
+        ).container_id
+
+    def crash_container(
+        self,
+        namespace: str,
+        pod: str,
+        container: str | None = None,
+        *,
+        exit_code: int = 1,
+        status_lag: float | None = None,
+    ) -> str:
+        """The running instance exits and kubelet backs off: `state.waiting.reason=CrashLoopBackOff`,
+        `lastState.terminated` (exitCode, containerID) the crashed instance, which is what both a plain and a
+        `previous=true` log request serve. `restart_container` later starts the next instance. Returns the
+        crashed instance's container ID."""
+        return self.cluster.crash_container(
+            namespace, pod, container, exit_code=exit_code, status_lag=status_lag
+        ).container_id
+
+    def set_status_lag(self, seconds: float) -> None:
+        """Seconds before container restarts, crashes and terminations show in pod statuses (0 = at once)."""
+        self.cluster.status_lag = seconds
+
+    def rotate_logs(self, namespace: str, pod: str, container: str | None = None, *, stall: bool = False) -> int:
+        """kubelet rotates the running instance's log file: the API serves only lines written after this (for
+        sinceTime and tailLines alike); the ground truth keeps them. `stall=True`: follow streams open on the
+        instance stop sending without closing, as before Kubernetes 1.29. Returns the number of lines moved away."""
+        instance, moved = self.cluster.rotate_logs(namespace, pod, container)
+        if stall:
+            for stream in self.server.streams:
+                if isinstance(stream, LogStream) and stream.instance is instance:
+                    stream.stall()
+        return moved
 
     def container_id(self, namespace: str, pod: str, container: str | None = None) -> str:
         names = self.cluster.pod_container_names(namespace, pod)
@@ -309,6 +426,16 @@ class FakeKube:
             stream.stall()
         return len(chosen)
 
+    def set_bookmark_interval(self, seconds: float) -> None:
+        """Seconds between BOOKMARK events of watches started from now on (those that ask for bookmarks)."""
+        self.server.bookmark_interval = seconds
+
+    def throttle(self, pattern: str, count: int = 1, *, retry_after: int = 1, verb: str | None = None) -> None:
+        """The next `count` requests whose path matches the glob `pattern` (e.g. "/api/v1/namespaces/*/pods/*/log",
+        "/api/v1/pods") and `verb` ("list", "watch", "get"...; any if None) get 429 Too Many Requests with
+        `Retry-After: <retry_after>` and a Status (reason TooManyRequests, details.retryAfterSeconds)."""
+        self.server.throttles.append(Throttle(pattern, count, retry_after, verb))
+
     def compact(self) -> int:
         """Forget the watch history: a watch or continue token from an older resourceVersion now gets 410."""
         return self.cluster.store.compact()
@@ -325,6 +452,11 @@ class FakeKube:
     def lines_appended(self) -> dict[LogKey, int]:
         """(namespace, pod, container, containerID) -> lines appended to that instance, deleted pods included."""
         return self.cluster.logs.ground_truth()
+
+    def lines_written(self) -> dict[LogKey, list[WrittenLine]]:
+        """(namespace, pod, container, containerID) -> every line that instance wrote, in order, with its
+        timestamp (ns and as served, in the container's offset) and stream; rotated and deleted ones included."""
+        return self.cluster.logs.lines_written()
 
     @property
     def requests(self) -> list[RequestRecord]:
@@ -343,4 +475,4 @@ class FakeKube:
         return self.cluster.store.resource_version
 
 
-__all__ = ["ApiError", "FakeKube", "LogKey", "RequestRecord", "to_ns"]
+__all__ = ["ApiError", "FakeKube", "LogKey", "RequestRecord", "WrittenLine", "to_ns"]

@@ -25,7 +25,12 @@ def _append(fake: FakeKube, body: Obj) -> Any:
     lines: list[str | bytes] = list(body.get("lines", []))
     lines += [base64.b64decode(b) for b in body.get("linesBase64", [])]
     container_id = fake.append_lines(
-        body["namespace"], body["pod"], lines, container=body.get("container"), timestamps=body.get("timestamps")
+        body["namespace"],
+        body["pod"],
+        lines,
+        container=body.get("container"),
+        timestamps=body.get("timestamps"),
+        stream=body.get("stream", "stdout"),
     )
     return {"containerID": container_id}
 
@@ -42,10 +47,36 @@ def _generate(fake: FakeKube, body: Obj) -> Any:
 
 
 def _truth(fake: FakeKube, body: Obj) -> Any:
-    return [
-        {"namespace": k.namespace, "pod": k.pod, "container": k.container, "containerID": k.container_id, "lines": n}
-        for k, n in fake.lines_appended().items()
-    ]
+    """Lines per container instance; with {"lines": true} also every line (timestamp as served, stream, text)."""
+    written = fake.lines_written() if body.get("lines") else {}
+    out = []
+    for k, n in fake.lines_appended().items():
+        entry: Obj = {
+            "namespace": k.namespace,
+            "pod": k.pod,
+            "container": k.container,
+            "containerID": k.container_id,
+            "lines": n,
+        }
+        if k in written:
+            entry["written"] = [
+                {"timestamp": w.timestamp, "stream": w.stream, "text": w.text.decode(errors="replace")}
+                for w in written[k]
+            ]
+        out.append(entry)
+    return out
+
+
+def _delete(fake: FakeKube, body: Obj) -> Any:
+    if body.get("kind", "Pod") == "Pod" and body.get("apiVersion", "v1") == "v1":
+        return fake.delete_pod(
+            body["namespace"],
+            body["name"],
+            grace_period=int(body.get("gracePeriodSeconds", 0)),
+            stop_containers=bool(body.get("stopContainers", True)),
+            exit_code=int(body.get("exitCode", 0)),
+        )
+    return fake.delete_object(body.get("apiVersion", "v1"), body.get("kind", "Pod"), body["namespace"], body["name"])
 
 
 ACTIONS: dict[str, Action] = {
@@ -56,13 +87,34 @@ ACTIONS: dict[str, Action] = {
         containers=b.get("containers", ["app"]),
         node_name=b.get("nodeName", "node-1"),
         phase=b.get("phase", "Running"),
+        log_offset=b.get("logOffset"),
     ),
     "objects": lambda f, b: f.add_object(b),
     "logs": _append,
     "restart": lambda f, b: {
-        "containerID": f.restart_container(b["namespace"], b["pod"], b.get("container"), exit_code=b.get("exitCode", 1))
+        "containerID": f.restart_container(
+            b["namespace"], b["pod"], b.get("container"), exit_code=b.get("exitCode", 1), status_lag=b.get("statusLag")
+        )
     },
-    "delete": lambda f, b: f.delete_object(b.get("apiVersion", "v1"), b.get("kind", "Pod"), b["namespace"], b["name"]),
+    "crash": lambda f, b: {
+        "containerID": f.crash_container(
+            b["namespace"], b["pod"], b.get("container"), exit_code=b.get("exitCode", 1), status_lag=b.get("statusLag")
+        )
+    },
+    "offset": lambda f, b: f.set_log_offset(b["namespace"], b["pod"], b["offset"], container=b.get("container")),
+    "status-lag": lambda f, b: f.set_status_lag(float(b["seconds"])),
+    "rotate": lambda f, b: {
+        "rotated": f.rotate_logs(b["namespace"], b["pod"], b.get("container"), stall=bool(b.get("stall")))
+    },
+    "terminate": lambda f, b: {
+        "containerIDs": f.terminate_containers(b["namespace"], b["pod"], exit_code=int(b.get("exitCode", 0)))
+    },
+    "finish-deletion": lambda f, b: f.finish_deletion(b["namespace"], b["name"]),
+    "bookmarks": lambda f, b: f.set_bookmark_interval(float(b["seconds"])),
+    "throttle": lambda f, b: f.throttle(
+        b["pattern"], int(b.get("count", 1)), retry_after=int(b.get("retryAfter", 1)), verb=b.get("verb")
+    ),
+    "delete": _delete,
     "labels": lambda f, b: f.set_labels(
         b["namespace"], b["name"], b["labels"], api_version=b.get("apiVersion", "v1"), kind=b.get("kind", "Pod")
     ),

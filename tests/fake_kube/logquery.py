@@ -45,10 +45,11 @@ class LogOptions:
     tail_lines: int | None = None
     limit_bytes: int | None = None
 
-    def render(self, ts: int, line: bytes) -> bytes:
-        """One line as kubelet sends it: optional RFC 3339 nano prefix, the bytes as written, a newline."""
+    def render(self, ts: int, line: bytes, offset: int = 0) -> bytes:
+        """One line as kubelet sends it: optional RFC 3339 nano prefix (in the runtime's zone offset, which kubelet
+        passes on unchanged), the bytes as written, a newline."""
         if self.timestamps:
-            return b"%s %s\n" % (rfc3339_nano(ts), line)
+            return b"%s %s\n" % (rfc3339_nano(ts, offset), line)
         return line + b"\n"
 
 

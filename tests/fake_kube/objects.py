@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .logs import ContainerLog
+from .logs import ContainerInstance, ContainerLog
 from .timeutil import rfc3339
 
 Obj = dict[str, Any]
@@ -56,8 +56,7 @@ def make_pod(
     return {"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": spec, "status": status}
 
 
-def _terminated(instance_log: ContainerLog, index: int) -> Obj:
-    instance = instance_log.instances[index]
+def _terminated(instance: ContainerInstance) -> Obj:
     return {
         "terminated": {
             "exitCode": instance.exit_code,
@@ -69,8 +68,9 @@ def _terminated(instance_log: ContainerLog, index: int) -> Obj:
     }
 
 
-def container_status(name: str, image: str, log: ContainerLog | None) -> Obj:
-    """status.containerStatuses[] derived from the container's instances, the one source of truth for them."""
+def container_status(name: str, image: str, log: ContainerLog | None, pod: str = "") -> Obj:
+    """status.containerStatuses[] derived from the container's instances as last published to the API (kubelet's
+    status reaches the API server late: see `ContainerLog.published`), the one source of truth for them."""
     status: Obj = {
         "name": name,
         "image": image,
@@ -81,18 +81,26 @@ def container_status(name: str, image: str, log: ContainerLog | None) -> Obj:
         "state": {"waiting": {"reason": "ContainerCreating"}},
         "lastState": {},
     }
-    if log is None or log.current is None:
+    instances = log.instances[: log.published] if log is not None else []
+    if log is None or not instances:
         return status
-    current = log.current
-    status["containerID"] = current.container_id
+    current = instances[-1]
     status["imageID"] = image.split(":", 1)[0] + "@sha256:" + "0" * 64
-    status["restartCount"] = len(log.instances) - 1
+    status["restartCount"] = len(instances) - 1
+    waiting = log.published_waiting if log.published == len(log.instances) else ""
+    status["containerID"] = current.container_id
+    if waiting and not current.running:
+        # CrashLoopBackOff: nothing runs; the instance that crashed is lastState (and still the containerID).
+        message = f"back-off 10s restarting failed container={name} pod={pod}"
+        status["state"] = {"waiting": {"reason": waiting, "message": message}}
+        status["lastState"] = _terminated(current)
+        return status
     if current.running:
         status.update(ready=True, started=True, state={"running": {"startedAt": rfc3339(current.started_ns)}})
     else:
-        status["state"] = _terminated(log, -1)
-    if log.previous is not None:
-        status["lastState"] = _terminated(log, -2)
+        status["state"] = _terminated(current)
+    if len(instances) > 1:
+        status["lastState"] = _terminated(instances[-2])
     return status
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import dataclasses
+import fnmatch
 import json
 import logging
 import time
@@ -62,6 +64,43 @@ class RequestRecord:
 RECORD = web.RequestKey("record", RequestRecord)
 
 
+@dataclass(slots=True)
+class Throttle:
+    """The next `remaining` requests whose path matches the glob `pattern` (and `verb`, if given) get 429."""
+
+    pattern: str
+    remaining: int
+    retry_after: int
+    verb: str | None = None
+
+    def take(self, path: str, verb: str) -> bool:
+        if self.remaining <= 0 or not fnmatch.fnmatchcase(path, self.pattern):
+            return False
+        if self.verb is not None and self.verb != verb:
+            return False
+        self.remaining -= 1
+        return True
+
+
+def too_many_requests(retry_after: int) -> web.Response:
+    """What max-in-flight and priority-and-fairness answer when overloaded: 429, `Retry-After`, a Status."""
+    body = status_object(
+        429, "TooManyRequests", "Too many requests, please try again later.", {"retryAfterSeconds": retry_after}
+    )
+    response = json_response(body, 429)
+    response.headers["Retry-After"] = str(retry_after)
+    return response
+
+
+def too_large_resource_version(rv: int, current: int) -> ApiError:
+    """The watch cache's answer to a resourceVersion it has not reached (after waiting up to 3 s for it)."""
+    details: Obj = {
+        "causes": [{"reason": "ResourceVersionTooLarge", "message": "Too large resource version"}],
+        "retryAfterSeconds": 1,
+    }
+    return ApiError(504, "Timeout", f"Too large resource version: {rv}, current: {current}", details)
+
+
 def json_response(obj: Obj, status: int = 200, *, pretty: bool = False) -> web.Response:
     text = json.dumps(obj, indent=2) + "\n" if pretty else json.dumps(obj, separators=(",", ":"))
     return web.Response(body=text.encode(), status=status, content_type="application/json")
@@ -102,10 +141,23 @@ def _decode_continue(token: str) -> tuple[int, tuple[str, str]]:
 
 
 class ApiServer:
-    def __init__(self, cluster: Cluster, policy: Policy, *, bookmark_interval: float) -> None:
+    def __init__(
+        self,
+        cluster: Cluster,
+        policy: Policy,
+        *,
+        bookmark_interval: float,
+        too_large_wait: float = 3.0,
+        graceful_deletion: bool = False,
+    ) -> None:
         self.cluster = cluster
         self.policy = policy
-        self.bookmark_interval = bookmark_interval
+        self.bookmark_interval = bookmark_interval  # applies to watches started after a change
+        self.too_large_wait = too_large_wait  # how long a watch from a future resourceVersion waits before 504
+        # DELETE of a pod without gracePeriodSeconds: the pod's terminationGracePeriodSeconds (True, as the real
+        # server) or at once (False, so kubectl delete in tests does not wait 30 s). An explicit value always counts.
+        self.graceful_deletion = graceful_deletion
+        self.throttles: list[Throttle] = []
         self.streams: set[Stream] = set()
         self.requests: deque[RequestRecord] = deque(maxlen=200_000)
         self.request_counts: Counter[tuple[str, str]] = Counter()
@@ -135,6 +187,13 @@ class ApiServer:
         try:
             if request.path not in PUBLIC_PATHS:
                 self.policy.authenticate(request.headers.get("Authorization"))
+                throttle = next((t for t in self.throttles if t.take(request.path, info.verb)), None)
+                if throttle is not None:
+                    self.throttles = [t for t in self.throttles if t.remaining > 0]
+                    throttled = too_many_requests(throttle.retry_after)
+                    _stamp(throttled)
+                    record.status = 429
+                    return throttled
                 self.policy.authorize(info)
             response = await self._dispatch(request, info)
         except ApiError as err:
@@ -277,11 +336,7 @@ class ApiServer:
         current = self.cluster.store.resource_version
         if rv > current:
             # The real server waits up to 3 s for the store to catch up before answering this.
-            details: Obj = {
-                "causes": [{"reason": "ResourceVersionTooLarge", "message": "Too large resource version"}],
-                "retryAfterSeconds": 1,
-            }
-            raise ApiError(504, "Timeout", f"Too large resource version: {rv}, current: {current}", details)
+            raise too_large_resource_version(rv, current)
 
     async def _watch(self, request: web.Request, info: RequestInfo, resource: ResourceType) -> web.StreamResponse:
         """Chunked JSON lines; from a resourceVersion, replay the changes after it, or 410 if compacted away."""
@@ -306,6 +361,8 @@ class ApiServer:
         response = web.StreamResponse(status=200, headers={"Content-Type": "application/json"})
         response.enable_chunked_encoding()
         try:
+            if since is not None and since > store.resource_version:
+                await self._wait_for_resource_version(since)
             watcher = store.watch(resource, info.namespace or None, labels, fields, since=since)
         except ApiError as err:
             _stamp(response)
@@ -339,6 +396,15 @@ class ApiServer:
             transform=transform if table_version else None,
         )
         return await self._run_stream(request, stream)
+
+    async def _wait_for_resource_version(self, rv: int) -> None:
+        """The watch cache blocks a watch from a future resourceVersion until it catches up, or answers 504."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.too_large_wait
+        while self.cluster.store.resource_version < rv:
+            if loop.time() >= deadline:
+                raise too_large_resource_version(rv, self.cluster.store.resource_version)
+            await asyncio.sleep(min(0.05, max(0.0, deadline - loop.time())))
 
     async def _run_stream(self, request: web.Request, stream: LogStream | WatchStream) -> web.StreamResponse:
         try:
@@ -427,7 +493,19 @@ class ApiServer:
         return json_response(self.cluster.replace(resource, patched))
 
     async def _delete(self, request: web.Request, info: RequestInfo, resource: ResourceType) -> web.StreamResponse:
-        return json_response(self.cluster.delete(resource, info.namespace, info.name))
+        """Pods are deleted gracefully when asked (gracePeriodSeconds in the query or DeleteOptions body) or when
+        `graceful_deletion` is on; everything else at once."""
+        if resource is not POD:
+            return json_response(self.cluster.delete(resource, info.namespace, info.name))
+        pod = self.cluster.store.require(POD, info.namespace, info.name)
+        grace = parse_int(request.query, "gracePeriodSeconds")
+        if grace is None and request.can_read_body:
+            options = await self._body(request)
+            if isinstance(options, dict) and options.get("gracePeriodSeconds") is not None:
+                grace = int(options["gracePeriodSeconds"])
+        if grace is None:
+            grace = int(pod.get("spec", {}).get("terminationGracePeriodSeconds", 30)) if self.graceful_deletion else 0
+        return json_response(self.cluster.delete_pod(info.namespace, info.name, grace))
 
     async def _delete_collection(
         self, request: web.Request, info: RequestInfo, resource: ResourceType

@@ -94,9 +94,12 @@ class LogStream(Stream):
     async def run(self) -> None:
         """Send what the options select, then (follow) new lines until the instance terminates, like kubelet."""
         instance, options = self.instance, self.options
-        index = 0 if options.tail_lines is None else max(0, len(instance.lines) - options.tail_lines)
+        # Only the current log file is served: lines rotated away are gone for tailLines and sinceTime alike.
+        first = instance.rotated
+        index = first if options.tail_lines is None else max(first, len(instance.lines) - options.tail_lines)
         remaining = options.limit_bytes
         since = options.since_ns
+        offset = instance.offset
         instance.followers.add(self.wake)
         try:
             while True:
@@ -104,7 +107,7 @@ class LogStream(Stream):
                 end = index if self.stalled else len(instance.lines)
                 stamps, lines = instance.timestamps, instance.lines
                 units = [
-                    options.render(stamps[i], lines[i])
+                    options.render(stamps[i], lines[i], offset)
                     for i in range(index, end)
                     if since is None or stamps[i] >= since
                 ]

@@ -22,22 +22,45 @@ def rfc3339(ns: int) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ns // _NS))
 
 
-_second_cache: dict[int, bytes] = {}
+_second_cache: dict[tuple[int, int], bytes] = {}
 
 
-def rfc3339_nano(ns: int) -> bytes:
+def parse_offset(text: str) -> int:
+    """A zone offset as RFC 3339 writes it ("Z", "+01:00", "-05:30") in seconds east of UTC."""
+    if text in ("Z", "z"):
+        return 0
+    match = re.fullmatch(r"([+-])(\d{2}):(\d{2})", text)
+    if match is None or int(match[2]) > 23 or int(match[3]) > 59:
+        raise ValueError(f"not an RFC 3339 zone offset: {text!r} (expected Z or +HH:MM / -HH:MM)")
+    seconds = int(match[2]) * 3600 + int(match[3]) * 60
+    return seconds if match[1] == "+" else -seconds
+
+
+def format_offset(seconds: int) -> str:
+    """`Z` for UTC, as Go's RFC3339Nano layout writes it, else `+HH:MM` / `-HH:MM`."""
+    if seconds == 0:
+        return "Z"
+    sign = "+" if seconds > 0 else "-"
+    hours, minutes = divmod(abs(seconds) // 60, 60)
+    return f"{sign}{hours:02d}:{minutes:02d}"
+
+
+def rfc3339_nano(ns: int, offset: int = 0) -> bytes:
     """Kubelet's `timestamps=true` prefix (`2006-01-02T15:04:05.000000000Z07:00`, nine digits always).
 
+    `offset` (seconds east of UTC) is the zone the container runtime wrote the time in: containerd writes its
+    local time, so `2026-11-30T13:00:00.123456789+01:00` is the same instant as `...12:00:00.123456789Z`.
     Returned as bytes and cached per second because it is computed for every line of a busy stream.
     """
     seconds, fraction = divmod(ns, _NS)
-    head = _second_cache.get(seconds)
+    head = _second_cache.get((seconds, offset))
     if head is None:
         if len(_second_cache) > 4096:
             _second_cache.clear()
-        head = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)).encode()
-        _second_cache[seconds] = head
-    return b"%s.%09dZ" % (head, fraction)
+        local = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds + offset))
+        head = f"{local}.%09d{format_offset(offset)}".encode()
+        _second_cache[(seconds, offset)] = head
+    return head % fraction
 
 
 def parse_rfc3339(text: str) -> int:

@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 import aiohttp
+import pytest
 
 from tests.fake_kube import FakeKube
 
@@ -24,6 +25,7 @@ async def _events(response: aiohttp.ClientResponse, count: int) -> list[dict[str
     return events
 
 
+@pytest.mark.fake_kube(bookmark_interval=0.2)
 async def test_chunked_json_lines_with_bookmarks(kube: FakeKube, http: aiohttp.ClientSession) -> None:
     kube.add_pod("shop", "web-1")
     params = {"watch": "1", "allowWatchBookmarks": "true"}
@@ -33,7 +35,7 @@ async def test_chunked_json_lines_with_bookmarks(kube: FakeKube, http: aiohttp.C
         (added,) = await _events(response, 1)
         assert added["type"] == "ADDED"
         assert added["object"]["kind"] == "Pod"
-        (bookmark,) = await _events(response, 1)  # the fixture's fake sends one every 0.2 s
+        (bookmark,) = await _events(response, 1)  # this test's fake sends one every 0.2 s
     assert bookmark == {
         "type": "BOOKMARK",
         "object": {"kind": "Pod", "apiVersion": "v1", "metadata": {"resourceVersion": str(kube.resource_version)}},
