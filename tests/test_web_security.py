@@ -42,9 +42,10 @@ def write_web_config(path: Path, pki: Pki, *, client_auth: str = "NoClientCert",
             "cert_file": str(pki.server.cert),
             "key_file": str(pki.server.key),
             "client_auth_type": client_auth,
-            "client_ca_file": str(pki.ca.cert_path),
         }
     }
+    if client_auth != "NoClientCert":  # a CA without a policy is refused, as exporter-toolkit refuses it
+        document["tls_server_config"]["client_ca_file"] = str(pki.ca.cert_path)
     if users:
         document["basic_auth_users"] = {"prometheus": hashed}
     path.write_text(json.dumps(document))  # JSON is YAML
