@@ -173,7 +173,7 @@ class RateLimit:
 @dataclass(frozen=True, slots=True)
 class WebConfig:
     tls: TLSServerConfig | None = None
-    users: Mapping[str, bytes] = field(default_factory=dict)  # user -> bcrypt hash
+    users: Mapping[str, bytes] = field(default_factory=dict, repr=False)  # user -> bcrypt hash
     headers: Mapping[str, str] = field(default_factory=dict)  # sent on every response
     http2: bool = True  # exporter-toolkit's switch; aiohttp serves HTTP/1.1 only, which every client falls back to
     rate_limit: RateLimit | None = None

@@ -140,12 +140,16 @@ def test_what_the_valid_files_ask_for_is_what_we_parse(testdata: Path) -> None:
     assert load("web_config_rate_limiter_one_second.yaml").rate_limit == RateLimit(interval=1.0, burst=0)
     assert load("web_config_noAuth_noHTTP2.good.yml").http2 is False
     no_order = load("web_config_noAuth_someCiphers_noOrder.good.yml").tls
-    assert no_order is not None and not no_order.prefer_server_cipher_suites
+    assert no_order is not None
+    assert not no_order.prefer_server_cipher_suites
     blocking = load("web_config_noAuth.good.blocking.yml").tls
-    assert blocking is not None and blocking.client_auth_type == "RequireAndVerifyClientCert"
+    assert blocking is not None
+    assert blocking.client_auth_type == "RequireAndVerifyClientCert"
     assert blocking.client_ca_pem is None  # the system's roots
     inline = load("web_config_noAuth_tlsInline.good.yml").tls
-    assert inline is not None and inline.cert_file is None and inline.cert_pem.startswith(b"-----BEGIN CERTIFICATE")
+    assert inline is not None
+    assert inline.cert_file is None
+    assert inline.cert_pem.startswith(b"-----BEGIN CERTIFICATE")
     assert sorted(load("web_config_users_noTLS.good.yml").users) == ["alice", "bob", "carol", "dave"]
 
 
