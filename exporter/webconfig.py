@@ -591,9 +591,11 @@ class WebSecurity:
         if self.path is None:
             return None
         current = self._current_fingerprint()
-        if current in (self._seen, self.config.fingerprint):
+        if current == self._seen:
             return None
         self._seen = current
+        if current == self.config.fingerprint:  # back to what is running, after a rejected edit
+            return self._reloaded(True)
         try:
             config = load_web_config(self.path)
         except ConfigError as exc:

@@ -493,3 +493,17 @@ async def test_repeated_attempts_are_cached_alike_for_known_and_unknown_users(bc
         assert await security.authorized(header) == first
         assert len(bcrypt_calls) == calls
     assert len(bcrypt_calls) == 3
+
+
+def test_reverting_a_rejected_edit_reports_success_again(tmp_path: Path) -> None:
+    path = tmp_path / "web.yml"
+    good = "http_server_config: {headers: {X-Frame-Options: deny}}\n"
+    path.write_text(good)
+    verdicts: list[bool] = []
+    security = WebSecurity(str(path), load_web_config(str(path)), on_reload=verdicts.append)
+    path.write_text("http_server_config: {headers: {X-Frame-Options: maybe}}\n")
+    assert security.reload_if_changed() is False
+    path.write_text(good)
+    assert security.reload_if_changed() is True
+    assert verdicts == [False, True]
+    assert security.config.headers == {"X-Frame-Options": "deny"}
