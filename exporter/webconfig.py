@@ -45,6 +45,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
@@ -630,6 +631,18 @@ class WebSecurity:
     async def watch(self, stopping: asyncio.Event, interval: float = 2.0) -> None:
         while not await wait_or_stop(stopping, interval):
             self.reload_if_changed()
+
+    async def refusal(self, authorization: str | None, peercert: Mapping[str, Any] | None) -> HTTPStatus | None:
+        """What the web layer answers instead of serving a request, or None to serve it; in exporter-toolkit's
+        order: the rate limit (429), the client certificate's SANs (403; Go ends the handshake instead), then
+        basic auth (401, with `WWW-Authenticate: Basic`)."""
+        if not self.allow_request():
+            return HTTPStatus.TOO_MANY_REQUESTS
+        if not self.config.client_san_allowed(peercert):
+            return HTTPStatus.FORBIDDEN
+        if not await self.authorized(authorization):
+            return HTTPStatus.UNAUTHORIZED
+        return None
 
     def allow_request(self) -> bool:
         """The rate limit, checked before anything else as exporter-toolkit does: False means answer 429."""

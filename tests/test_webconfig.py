@@ -507,3 +507,22 @@ def test_reverting_a_rejected_edit_reports_success_again(tmp_path: Path) -> None
     assert security.reload_if_changed() is True
     assert verdicts == [False, True]
     assert security.config.headers == {"X-Frame-Options": "deny"}
+
+
+async def test_refusal_in_exporter_toolkits_order(
+    ca: CertificateAuthority, server_pair: CertPair, tmp_path: Path
+) -> None:
+    hashed = bcrypt.hashpw(b"pw", bcrypt.gensalt(rounds=4)).decode()
+    config = write_config(
+        tmp_path / "web.yml",
+        {"cert_file": str(server_pair.cert), "key_file": str(server_pair.key),
+         "client_auth_type": "VerifyClientCertIfGiven", "client_ca_file": str(ca.cert_path),
+         "client_allowed_sans": ["prometheus"]},
+        basic_auth_users={"prometheus": hashed}, rate_limit={"interval": "1h", "burst": 3},
+    )  # fmt: skip
+    security = security_for(config)
+    allowed_cert = {"subjectAltName": (("DNS", "prometheus"),)}
+    assert await security.refusal(basic("prometheus", "pw"), allowed_cert) is None
+    assert await security.refusal(basic("prometheus", "pw"), {"subjectAltName": (("DNS", "x"),)}) == 403
+    assert await security.refusal(basic("prometheus", "nope"), allowed_cert) == 401
+    assert await security.refusal(basic("prometheus", "pw"), allowed_cert) == 429  # the burst of 3 is spent
