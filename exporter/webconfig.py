@@ -524,6 +524,9 @@ def server_context(tls: TLSServerConfig) -> ssl.SSLContext:
                               f"PEM CA certificates ({_reason(exc)})") from None  # fmt: skip
     context.verify_mode = CLIENT_AUTH_TYPES[tls.client_auth_type]
     suites = [name for name in (CIPHER_SUITES[cipher] for cipher in tls.cipher_suites) if name]
+    if tls.cipher_suites and not suites:
+        # Only TLS 1.3 suites listed: Go then has no suite for TLS 1.2 and below, so only TLS 1.3 handshakes.
+        context.minimum_version = ssl.TLSVersion.TLSv1_3
     if suites:
         try:
             context.set_ciphers(":".join(suites))

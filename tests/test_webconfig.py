@@ -526,3 +526,18 @@ async def test_refusal_in_exporter_toolkits_order(
     assert await security.refusal(basic("prometheus", "pw"), {"subjectAltName": (("DNS", "x"),)}) == 403
     assert await security.refusal(basic("prometheus", "nope"), allowed_cert) == 401
     assert await security.refusal(basic("prometheus", "pw"), allowed_cert) == 429  # the burst of 3 is spent
+
+
+async def test_only_tls13_suites_listed_means_tls13_only(
+    ca: CertificateAuthority, server_pair: CertPair, tmp_path: Path
+) -> None:
+    config = write_config(
+        tmp_path / "web.yml",
+        {"cert_file": str(server_pair.cert), "key_file": str(server_pair.key),
+         "cipher_suites": ["TLS_AES_128_GCM_SHA256"]},
+        http_server_config={"http2": False},
+    )  # fmt: skip
+    async with serve(security_for(config)) as served:
+        assert (await connect(served.port, client(ca))).cipher.startswith("TLS_")  # a TLS 1.3 suite
+        with pytest.raises(REFUSED):
+            await connect(served.port, tls12_client(ca, "ECDHE-ECDSA-AES128-GCM-SHA256"))
