@@ -10,6 +10,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import bcrypt
@@ -42,9 +43,10 @@ def write_web_config(path: Path, pki: Pki, *, client_auth: str = "NoClientCert",
             "cert_file": str(pki.server.cert),
             "key_file": str(pki.server.key),
             "client_auth_type": client_auth,
-            "client_ca_file": str(pki.ca.cert_path),
         }
     }
+    if client_auth != "NoClientCert":  # a CA without a policy is refused, as exporter-toolkit refuses it
+        document["tls_server_config"]["client_ca_file"] = str(pki.ca.cert_path)
     if users:
         document["basic_auth_users"] = {"prometheus": hashed}
     path.write_text(json.dumps(document))  # JSON is YAML
@@ -214,3 +216,77 @@ async def test_prometheus_scrapes_over_tls_with_basic_auth(secured: Secured, pki
     finally:
         process.terminate()
         await process.wait()
+
+
+# The web layer's side of the web config (headers, rate limit, allowed SANs): these need the middleware and the
+# response hook that call WebSecurity.refusal and WebConfig.headers in exporter/web.py (see the branch's report).
+NEEDS_WEB_WIRING = pytest.mark.xfail(
+    strict=True, reason="exporter/web.py does not call WebSecurity.refusal / send WebConfig.headers yet"
+)
+HEADERS = {"X-Frame-Options": "deny", "X-Content-Type-Options": "nosniff", "Strict-Transport-Security": "max-age=60"}
+
+
+async def start_with(
+    nats_server: NatsServer, start_exporter: ExporterFactory, tmp_path: Path, document: dict[str, Any]
+) -> str:
+    web_config = tmp_path / "web.yaml"
+    web_config.write_text(json.dumps(document))
+    running = await start_exporter("--nats-url", nats_server.url, "--web.config.file", str(web_config))
+    return running.base_url.replace("http://127.0.0.1", "https://localhost")
+
+
+async def get(url: str, context: ssl.SSLContext, auth: dict[str, str] | None = None) -> aiohttp.ClientResponse:
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(url, ssl=context, headers=auth or {}, timeout=aiohttp.ClientTimeout(total=5)) as response,
+    ):
+        await response.read()
+        return response
+
+
+def tls_files(pki: Pki) -> dict[str, str]:
+    return {"cert_file": str(pki.server.cert), "key_file": str(pki.server.key)}
+
+
+@NEEDS_WEB_WIRING
+async def test_configured_headers_on_every_response(
+    nats_server: NatsServer, start_exporter: ExporterFactory, pki: Pki, tmp_path: Path
+) -> None:
+    hashed = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(rounds=4)).decode()
+    base = await start_with(nats_server, start_exporter, tmp_path, {
+        "tls_server_config": tls_files(pki), "basic_auth_users": {"prometheus": hashed},
+        "http_server_config": {"headers": HEADERS},
+    })  # fmt: skip
+    context = client_context(pki, with_cert=False)
+    good = basic("prometheus", PASSWORD)
+    for path, auth, status in (("/metrics", good, 200), ("/metrics", None, 401), ("/nowhere", good, 404)):
+        response = await get(base + path, context, auth)
+        assert response.status == status, path
+        assert {name: response.headers.get(name) for name in HEADERS} == HEADERS, path
+
+
+@NEEDS_WEB_WIRING
+async def test_rate_limit_answers_429(
+    nats_server: NatsServer, start_exporter: ExporterFactory, pki: Pki, tmp_path: Path
+) -> None:
+    base = await start_with(nats_server, start_exporter, tmp_path, {
+        "tls_server_config": tls_files(pki), "rate_limit": {"interval": "1h", "burst": 2},
+    })  # fmt: skip
+    context = client_context(pki, with_cert=False)
+    statuses = [(await get(base + "/-/healthy", context)).status for _ in range(3)]
+    assert statuses == [200, 200, 429]
+
+
+@NEEDS_WEB_WIRING
+async def test_client_allowed_sans(
+    nats_server: NatsServer, start_exporter: ExporterFactory, pki: Pki, tmp_path: Path
+) -> None:
+    base = await start_with(nats_server, start_exporter, tmp_path, {
+        "tls_server_config": {**tls_files(pki), "client_auth_type": "RequireAndVerifyClientCert",
+                              "client_ca_file": str(pki.ca.cert_path), "client_allowed_sans": ["scraper.monitoring"]},
+    })  # fmt: skip
+    scraper = pki.ca.issue("scraper", hosts=("scraper.monitoring",), client=True)
+    allowed = client_context(pki, with_cert=False)
+    allowed.load_cert_chain(str(scraper.cert), str(scraper.key))
+    assert (await get(base + "/metrics", allowed)).status == 200
+    assert (await get(base + "/metrics", client_context(pki, with_cert=True))).status == 403  # SANs: localhost, IP

@@ -28,8 +28,10 @@ _IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 class PodRef:
     """One end of the traffic: what policy matching needs to know about a pod.
 
-    `ports` maps container port names to numbers: named ports in rules (and a named Service targetPort) resolve
-    against the destination pod. Without `ip`, ipBlock peers cannot match the pod.
+    `ports` maps container port names to numbers and `protocols` names to their protocol (absent: TCP, the
+    containerPort default): a named port in a rule (and a named Service targetPort) resolves against the
+    destination pod, and only to a port of the rule's protocol, as Kubernetes matches name and protocol together.
+    Without `ip`, ipBlock peers cannot match the pod.
     """
 
     namespace: str
@@ -37,6 +39,14 @@ class PodRef:
     ip: str | None = None
     ports: Mapping[str, int] = field(default_factory=dict)
     name: str = ""
+    protocols: Mapping[str, str] = field(default_factory=dict)
+
+    def named_port(self, name: str, protocol: str) -> int | None:
+        """The number of the container port called `name` if it speaks `protocol`, else None."""
+        number = self.ports.get(name)
+        if number is None or self.protocols.get(name, "TCP") != protocol:
+            return None
+        return number
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +62,12 @@ class Verdict:
 
 
 # CoreDNS as kubeadm, kind and most distributions deploy it; its container ports carry these names.
-DEFAULT_DNS = PodRef(namespace="kube-system", labels={"k8s-app": "kube-dns"}, ports={"dns": 53, "dns-tcp": 53})
+DEFAULT_DNS = PodRef(
+    namespace="kube-system",
+    labels={"k8s-app": "kube-dns"},
+    ports={"dns": 53, "dns-tcp": 53, "metrics": 9153},
+    protocols={"dns": "UDP", "dns-tcp": "TCP", "metrics": "TCP"},
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -328,7 +343,7 @@ def _port_miss(spec: Any, flow: _Flow) -> str | None:
     if protocol not in _PROTOCOLS:
         return f"malformed port: unknown protocol {protocol!r}"
     try:
-        covered = _port_range(spec, flow.target)
+        covered = _port_range(spec, protocol, flow.target)
     except ValueError as exc:
         return f"malformed port: {exc}"
     if protocol == flow.protocol and (covered is None or (flow.port is not None and flow.port in covered)):
@@ -337,8 +352,8 @@ def _port_miss(spec: Any, flow: _Flow) -> str | None:
     return f"port {shown} does not allow {flow.protocol} {flow.port_text}"
 
 
-def _port_range(spec: Mapping[str, Any], target: PodRef) -> range | None:
-    """The ports an entry covers (None: all of them); a name the destination pod lacks covers none."""
+def _port_range(spec: Mapping[str, Any], protocol: str, target: PodRef) -> range | None:
+    """The ports an entry covers (None: all of them); a name the destination pod lacks for `protocol` covers none."""
     port, end = spec.get("port"), spec.get("endPort")
     if port is None:
         if end is not None:
@@ -347,7 +362,7 @@ def _port_range(spec: Mapping[str, Any], target: PodRef) -> range | None:
     if isinstance(port, str) and not port.isdigit():
         if end is not None:
             raise ValueError(f"endPort with the named port {port!r}")
-        number = target.ports.get(port)
+        number = target.named_port(port, protocol)
         return range(0) if number is None else range(number, number + 1)
     low = _port_number(port, "port")
     high = low if end is None else _port_number(end, "endPort")
@@ -362,6 +377,9 @@ def _show_port(spec: Mapping[str, Any], protocol: str, covered: range | None, ta
         return f"{protocol} (all ports)"
     if isinstance(port, str) and not port.isdigit():
         if not covered:
+            if port in target.ports:
+                other = target.protocols.get(port, "TCP")
+                return f"{protocol} {port!r} (a {other} port of {_describe_pod(target)}, not {protocol})"
             return f"{protocol} {port!r} (not a container port name of {_describe_pod(target)})"
         return f"{protocol} {port} (= {covered.start} on {_describe_pod(target)})"
     if len(covered) == 1:
@@ -378,13 +396,15 @@ def _port_number(raw: Any, what: str) -> int:
 
 
 def _resolve_port(port: int | str, pod: PodRef) -> tuple[int | None, str]:
-    """The traffic's port number (a Service targetPort name resolves on the NATS pod) and how to write it."""
+    """The traffic's port number (a Service targetPort name resolves on the NATS pod, TCP) and how to write it."""
     if isinstance(port, int):
         return port, str(port)
     if port.isdigit():
         return int(port), port
-    number = pod.ports.get(port)
+    number = pod.named_port(port, "TCP")
     if number is None:
+        if port in pod.ports:
+            return None, f"port {port!r} (a {pod.protocols.get(port)} port of {_describe_pod(pod)}, not TCP)"
         return None, f"port {port!r} (not a container port name of {_describe_pod(pod)})"
     return number, f"{number} ({port})"
 
@@ -494,7 +514,9 @@ def _policies_select(outcome: _Outcome, flow: _Flow) -> str:
 def _fix_hint(flow: _Flow) -> str:
     """The smallest rule that would let the flow through, naming the peer by its always-present namespace label."""
     if flow.port is None:
-        return f"and no rule can: fix the Service's targetPort, {_describe_pod(flow.target)} has no port of that name"
+        return (
+            f"and no rule can: fix the Service's targetPort, {_describe_pod(flow.target)} has no TCP port of that name"
+        )
     selector = f"namespaceSelector {{{NAMESPACE_NAME_LABEL}={flow.peer.namespace}}}"
     if flow.peer.namespace == flow.subject.namespace:
         selector = f"podSelector {_show_labels(flow.peer.labels)}"

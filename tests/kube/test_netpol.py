@@ -21,6 +21,10 @@ APP = PodRef("petrosa-apps", {"app": "binance-data-extractor"}, ip="10.1.0.7")
 NATS = PodRef(
     "nats", {"app": "nats", "tier": "messaging"}, ip="10.2.0.5", ports={"client": 4222, "monitor": 8222}, name="nats-0"
 )
+# A pod whose port named `client` is UDP: a name resolves only with its protocol.
+NATS_CLIENT_UDP = PodRef(
+    "nats", {"app": "nats"}, ip="10.2.0.5", ports={"client": 4222}, protocols={"client": "UDP"}, name="nats-0"
+)
 # As a fresh cluster has them: neither namespace carries a `name` label, only the automatic metadata.name one.
 NAMESPACES: dict[str, dict[str, str]] = {"petrosa-apps": {"team": "trading"}, "nats": {}}
 
@@ -350,6 +354,28 @@ TRAFFIC = [
         words=("malformed port: endPort with the named port 'client'",),
     ),
     case(
+        "named-port-of-another-protocol-matches-nothing",
+        egress(ns("nats"), ports=[{"protocol": "UDP", "port": "client"}]),
+        allowed=False,
+        isolated=True,
+        words=("port UDP 'client' (a TCP port of nats/nats-0, not UDP) does not allow TCP 4222",),
+    ),
+    case(
+        "named-port-matches-name-and-protocol",
+        egress(ns("nats"), ports=[{"protocol": "UDP", "port": "client"}, {"protocol": "TCP", "port": "client"}]),
+        allowed=True,
+        isolated=True,
+    ),
+    case(
+        "service-target-port-naming-a-udp-port",
+        egress(ns("nats")),
+        allowed=False,
+        isolated=True,
+        port="client",
+        nats=NATS_CLIENT_UDP,
+        words=("port 'client' (a UDP port of nats/nats-0, not TCP)", "has no TCP port of that name"),
+    ),
+    case(
         "udp-rule-does-not-allow-tcp",
         egress(ns("nats"), ports=[{"protocol": "UDP", "port": 4222}]),
         allowed=False,
@@ -507,6 +533,34 @@ DNS = [
         dns_policy({"to": [ns("kube-system")], "ports": [{"protocol": "UDP", "port": "dns"}]}),
         allowed=True,
         isolated=True,
+    ),
+    case(
+        "dns-named-port-tcp-on-the-udp-port-allows-nothing",
+        dns_policy({"to": [ns("kube-system")], "ports": [{"protocol": "TCP", "port": "dns"}]}),
+        allowed=False,
+        isolated=True,
+        words=("blocked on UDP 53 and TCP 53", "port TCP 'dns' (a UDP port of kube-system/k8s-app=kube-dns, not TCP)"),
+    ),
+    case(
+        "dns-named-port-default-protocol-is-tcp",
+        dns_policy({"to": [ns("kube-system")], "ports": [{"port": "dns"}]}),
+        allowed=False,
+        isolated=True,
+        words=("port TCP 'dns' (a UDP port of",),
+    ),
+    case(
+        "dns-named-port-udp-on-the-tcp-port-allows-nothing",
+        dns_policy({"to": [ns("kube-system")], "ports": [{"protocol": "UDP", "port": "dns-tcp"}]}),
+        allowed=False,
+        isolated=True,
+        words=("port UDP 'dns-tcp' (a TCP port of",),
+    ),
+    case(
+        "dns-named-tcp-port-allows-tcp-only",
+        dns_policy({"to": [ns("kube-system")], "ports": [{"protocol": "TCP", "port": "dns-tcp"}]}),
+        allowed=True,
+        isolated=True,
+        words=("allowed on TCP 53 only", "UDP 53 is blocked"),
     ),
     case(
         "dns-kube-dns-pods-only",
