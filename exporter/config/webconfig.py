@@ -19,7 +19,7 @@ basic_auth_users:
 
 A file that exporter-toolkit accepts is accepted here with the same meaning, or refused with a line naming the key
 and why Python cannot do it (`RequireAnyClientCert`, several curves); a file it refuses is refused for the same
-reason (tests/test_webconfig_conformance.py runs its own test data through this parser).
+reason (tests/config/test_webconfig_conformance.py runs its own test data through this parser).
 
 The file is re-read when its content, or the content of a file it names, changes. The listening socket keeps one
 SSL context for its whole life; each new handshake is switched to the newest good context by the SNI callback

@@ -1,4 +1,4 @@
-"""exporter/webconfig.py: the web config's meaning, proven with real TLS handshakes on loopback.
+"""exporter/config/webconfig.py: the web config's meaning, proven with real TLS handshakes on loopback.
 
 The server here is a bare asyncio TLS server built from the same `WebSecurity` the exporter listens with, so a
 test sees what a scraper's handshake sees: which certificate, which cipher, whether a client certificate passes.
@@ -22,9 +22,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from exporter import webconfig
-from exporter.validate import ConfigError
-from exporter.webconfig import RateLimit, RateLimiter, WebConfig, WebSecurity, go_duration, load_web_config
+from exporter.config import webconfig
+from exporter.config.validate import ConfigError
+from exporter.config.webconfig import RateLimit, RateLimiter, WebConfig, WebSecurity, go_duration, load_web_config
 from tests.certs import CertificateAuthority, CertPair
 from tests.conftest import wait_for
 

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from exporter.validate import ConfigError
-from exporter.webconfig import RateLimit, WebConfig, load_web_config
+from exporter.config.validate import ConfigError
+from exporter.config.webconfig import RateLimit, WebConfig, load_web_config
 from tests.certs import CertificateAuthority
 
 TESTDATA = Path(__file__).parent / "webconfig_testdata"

@@ -1,4 +1,4 @@
-"""exporter/tls.py: a target's client TLS follows its files, proven by real handshakes with a verifying server."""
+"""exporter/config/tls.py: a target's client TLS follows its files, proven by real handshakes with a verifying server."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from exporter.config import TLSSettings
-from exporter.tls import ClientTLS
+from exporter.config.tls import ClientTLS
 from tests.certs import CertificateAuthority, CertPair
 
 TIMEOUT = 5.0
