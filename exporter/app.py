@@ -20,7 +20,7 @@ from aiohttp import web
 from exporter import __version__
 from exporter.audit.runner import audit_forever
 from exporter.config import Config, ConfigError, Target
-from exporter.config.webconfig import WebConfig, WebSecurity, load_web_config
+from exporter.config.webconfig import WebConfig, load_web_config
 from exporter.diagnostics.runner import diagnose_forever
 from exporter.exposition.scrape import Exposition
 from exporter.kube.client import KubeApi, kube_access_configured
@@ -31,6 +31,7 @@ from exporter.probe.session import Session
 from exporter.runtime.process_log import configure_level
 from exporter.runtime.supervisor import Supervisor
 from exporter.state import ExporterState
+from exporter.web.security import WebSecurity
 from exporter.web.server import make_app
 
 log = logging.getLogger(__name__)

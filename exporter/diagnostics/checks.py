@@ -22,6 +22,7 @@ from exporter.config.nats_url import NatsUrl
 from exporter.kube.client import KubeApi, KubeError
 from exporter.kube.names import ServiceName, service_name
 from exporter.kube.netpol import PodRef, check_dns_egress, check_traffic
+from exporter.kube.pods import pod_info
 from exporter.probe.phases import run_probe
 from exporter.probe.result import Phase, ProbeResult
 
@@ -370,25 +371,18 @@ async def network_policy(context: CheckContext) -> CheckResult:
 async def _pods(api: KubeApi, namespace: str | None, selector: str) -> list[PodRef]:
     path = f"/api/v1/namespaces/{namespace}/pods" if namespace else "/api/v1/pods"
     document = await api.get_json("list pods", path, [("labelSelector", selector)])
-    pods = []
-    for item in document.get("items") or []:
-        metadata, spec, status = item.get("metadata") or {}, item.get("spec") or {}, item.get("status") or {}
-        ports = {
-            str(port["name"]): int(port["containerPort"])
-            for container in spec.get("containers") or []
-            for port in container.get("ports") or []
-            if port.get("name") and port.get("containerPort")
-        }
-        pods.append(
-            PodRef(
-                namespace=str(metadata.get("namespace", "")),
-                labels=dict(metadata.get("labels") or {}),
-                ip=status.get("podIP"),
-                ports=ports,
-                name=str(metadata.get("name", "")),
-            )
+    pods = (pod_info(item, ()) for item in document.get("items") or [] if isinstance(item, dict))
+    return [
+        PodRef(
+            namespace=pod.namespace,
+            labels=dict(pod.labels),
+            ip=pod.ip or None,
+            ports={port.name: port.port for port in pod.ports},
+            protocols={port.name: port.protocol for port in pod.ports},
+            name=pod.name,
         )
-    return pods
+        for pod in pods
+    ]
 
 
 def _distinct(pods: list[PodRef]) -> list[PodRef]:

@@ -13,7 +13,8 @@ import logging
 import random
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import aiohttp
@@ -37,13 +38,38 @@ class ContainerInstance:
 
 
 @dataclass(frozen=True, slots=True)
+class NamedPort:
+    name: str
+    port: int
+    protocol: str = "TCP"
+
+
+@dataclass(frozen=True, slots=True)
 class PodInfo:
+    """One pod as every feature needs it, parsed once from the API object (the pod watch, `check`, the servers' view).
+
+    `running`, `terminated` and `previous` are container instances by container ID: a follower counts the lines of
+    exactly one instance, so it must be able to tell the instance that is running from the one that just ended.
+    """
+
     namespace: str
     name: str
     uid: str
     app: str
     running: tuple[ContainerInstance, ...]  # containers with a running instance now
-    previous: tuple[ContainerInstance, ...]  # each container's last terminated instance, when the status says
+    previous: tuple[ContainerInstance, ...]  # each container's last terminated instance (lastState), when known
+    terminated: tuple[ContainerInstance, ...] = ()  # instances whose current state is terminated (a Job, deletion)
+    labels: Mapping[str, str] = field(default_factory=dict)
+    ip: str = ""  # status.podIP ("" before it has one)
+    ports: tuple[NamedPort, ...] = ()  # the containers' named ports
+    node: str = ""  # spec.nodeName
+    host_network: bool = False  # spec.hostNetwork: its IP is the node's, shared with every such pod
+    start_time: float | None = None  # status.startTime, Unix time
+    owner: str = ""  # "Kind/name" of the controlling ownerReference ("" if none)
+    phase: str = ""
+    ready: bool = False  # Running, the Ready condition True, and not terminating
+    ready_since: float | None = None  # the Ready condition's lastTransitionTime, while ready
+    deleting: bool = False  # metadata.deletionTimestamp is set: Terminating, served until its grace period ends
 
     def current_id(self, container: str) -> str | None:
         return next((c.container_id for c in self.running if c.name == container), None)
@@ -51,32 +77,85 @@ class PodInfo:
     def previous_id(self, container: str) -> str | None:
         return next((c.container_id for c in self.previous if c.name == container), None)
 
+    def terminated_id(self, container: str) -> str | None:
+        return next((c.container_id for c in self.terminated if c.name == container), None)
+
 
 def pod_info(obj: Mapping[str, Any], app_labels: Sequence[str]) -> PodInfo:
+    """Parse an API pod object; missing or malformed fields become empty values, never an error."""
     metadata = obj.get("metadata") or {}
-    labels = metadata.get("labels") or {}
-    app = next((str(labels[key]) for key in app_labels if labels.get(key)), "unknown")
-    running: list[ContainerInstance] = []
-    previous: list[ContainerInstance] = []
+    spec = obj.get("spec") or {}
     status = obj.get("status") or {}
+    labels = {str(key): str(value) for key, value in (metadata.get("labels") or {}).items()}
+    app = next((labels[key] for key in app_labels if labels.get(key)), "unknown")
+    running: list[ContainerInstance] = []
+    terminated: list[ContainerInstance] = []
+    previous: list[ContainerInstance] = []
     for container in status.get("containerStatuses") or ():
         if not isinstance(container, dict):
             continue
         name = str(container.get("name", ""))
         state = container.get("state") or {}
-        if "running" in state and container.get("containerID"):
-            running.append(ContainerInstance(name, str(container["containerID"])))
-        terminated = (container.get("lastState") or {}).get("terminated") or {}
-        if terminated.get("containerID"):
-            previous.append(ContainerInstance(name, str(terminated["containerID"])))
+        container_id = str(container.get("containerID") or "")
+        if "running" in state and container_id:
+            running.append(ContainerInstance(name, container_id))
+        ended = state.get("terminated") or {}
+        if ended and (ended.get("containerID") or container_id):
+            terminated.append(ContainerInstance(name, str(ended.get("containerID") or container_id)))
+        last = (container.get("lastState") or {}).get("terminated") or {}
+        if last.get("containerID"):
+            previous.append(ContainerInstance(name, str(last["containerID"])))
+    ready_condition: Mapping[str, Any] = next(
+        (c for c in status.get("conditions") or () if isinstance(c, dict) and c.get("type") == "Ready"), {}
+    )
+    phase = str(status.get("phase") or "")
+    deleting = bool(metadata.get("deletionTimestamp"))
+    ready = phase == "Running" and ready_condition.get("status") == "True" and not deleting
     return PodInfo(
         namespace=str(metadata.get("namespace", "")),
         name=str(metadata.get("name", "")),
         uid=str(metadata.get("uid", "")),
         app=app,
-        running=tuple(running) if status.get("phase") == "Running" else (),
+        running=tuple(running) if phase == "Running" else (),
         previous=tuple(previous),
+        terminated=tuple(terminated),
+        labels=labels,
+        ip=str(status.get("podIP") or ""),
+        ports=tuple(_named_ports(spec)),
+        node=str(spec.get("nodeName") or ""),
+        host_network=bool(spec.get("hostNetwork")),
+        start_time=_timestamp(status.get("startTime")),
+        owner=_owner(metadata),
+        phase=phase,
+        ready=ready,
+        ready_since=_timestamp(ready_condition.get("lastTransitionTime")) if ready else None,
+        deleting=deleting,
     )
+
+
+def _named_ports(spec: Mapping[str, Any]) -> list[NamedPort]:
+    ports = []
+    for container in spec.get("containers") or ():
+        for port in (container.get("ports") or ()) if isinstance(container, dict) else ():
+            if isinstance(port, dict) and port.get("name") and isinstance(port.get("containerPort"), int):
+                ports.append(NamedPort(str(port["name"]), port["containerPort"], str(port.get("protocol") or "TCP")))
+    return ports
+
+
+def _timestamp(value: object) -> float | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return datetime.fromisoformat(value).timestamp()
+    except ValueError:
+        return None
+
+
+def _owner(metadata: Mapping[str, Any]) -> str:
+    for reference in metadata.get("ownerReferences") or ():
+        if isinstance(reference, dict) and reference.get("controller"):
+            return f"{reference.get('kind', '')}/{reference.get('name', '')}"
+    return ""
 
 
 class PodSink:

@@ -12,7 +12,7 @@ from nats.aio.client import Client
 
 from exporter.config import Target
 from exporter.config.nats_url import NatsUrl
-from exporter.config.tls import client_context
+from exporter.config.tls import ClientTLS, client_context
 
 ErrorCallback = Callable[[Exception], Awaitable[None]]
 
@@ -20,6 +20,11 @@ ErrorCallback = Callable[[Exception], Awaitable[None]]
 def ssl_context(target: Target) -> ssl.SSLContext | None:
     """The client TLS context, or None to let nats-py upgrade on its own when the server requires TLS."""
     return client_context(target.tls) if target.uses_tls else None
+
+
+def client_tls(target: Target) -> ClientTLS | None:
+    """A client TLS context that follows rotated files, for workers that connect again and again; None without TLS."""
+    return ClientTLS(target.tls) if target.uses_tls else None
 
 
 def connect_options(

@@ -21,7 +21,7 @@ from nats.aio.msg import Msg
 
 from exporter.config import Target
 from exporter.config.nats_url import redact_text
-from exporter.probe.client_options import close_quietly, connect_options, ssl_context
+from exporter.probe.client_options import client_tls, close_quietly, connect_options
 from exporter.probe.failure import classify, describe
 from exporter.probe.result import Phase
 from exporter.probe.session_events import SessionEvent
@@ -75,7 +75,7 @@ class Session:
     async def _connect_until_up(self, stopping: asyncio.Event) -> Client | None:
         """The connected client, or None if `stopping` was set before the first connect succeeded."""
         attempt = 0
-        context = ssl_context(self.target)
+        tls = client_tls(self.target)
         while True:
             self._closing = self._established = False
             self._closed = asyncio.Event()
@@ -85,7 +85,7 @@ class Session:
                 self.target.servers,
                 error_cb=self._on_error,
                 name="nats-connectivity-session",
-                context=context,
+                context=tls.context() if tls is not None else None,  # rotated files apply to the next connect
             )
             try:
                 async with asyncio.timeout(self.target.timeout):

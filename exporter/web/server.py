@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from http import HTTPStatus
 from typing import Protocol
 
 import yaml
@@ -11,11 +12,11 @@ from aiohttp import web
 from exporter import __version__
 from exporter.config import Config
 from exporter.config.view import redacted_config
-from exporter.config.webconfig import WebSecurity
 from exporter.exposition.scrape import Exposition
 from exporter.state import ExporterState
 from exporter.web.page import render
 from exporter.web.probe_endpoint import UnknownTarget, deadline, debug_trace, exposition, probe_now, resolve_target
+from exporter.web.security import WebSecurity
 
 
 class Served(Protocol):
@@ -34,17 +35,26 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 def make_app(exporter: Served) -> web.Application:
     @web.middleware
-    async def basic_auth(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if not await exporter.web_security.authorized(request.headers.get("Authorization")):
+    async def web_security(request: web.Request, handler: Handler) -> web.StreamResponse:
+        """The web config's rules before any handler: rate limit (429), client SANs (403), basic auth (401)."""
+        transport = request.transport
+        peercert = transport.get_extra_info("peercert") if transport is not None else None
+        refusal = await exporter.web_security.refusal(request.headers.get("Authorization"), peercert)
+        if refusal is HTTPStatus.UNAUTHORIZED:
             return web.Response(
                 status=401,
                 text="Unauthorized\n",
                 headers={"WWW-Authenticate": 'Basic realm="nats-connectivity-exporter", charset="UTF-8"'},
             )
+        if refusal is not None:
+            return web.Response(status=refusal, text=f"{refusal.phrase}\n")
         return await handler(request)
 
+    async def configured_headers(request: web.Request, response: web.StreamResponse) -> None:
+        response.headers.update(exporter.web_security.config.headers)
+
     async def metrics(request: web.Request) -> web.Response:
-        gzipped = "gzip" in request.headers.get("Accept-Encoding", "")
+        gzipped = accepts_gzip(request.headers.get("Accept-Encoding", ""))
         body, content_type = exporter.exposition.response(request.headers.get("Accept", ""), gzipped=gzipped)
         headers = {"Content-Type": content_type, "Vary": "Accept, Accept-Encoding"}
         if gzipped:
@@ -90,7 +100,8 @@ def make_app(exporter: Served) -> web.Application:
         ok, message = await exporter.reload()
         return web.Response(status=200 if ok else 500, text=message + "\n")
 
-    app = web.Application(middlewares=[basic_auth])
+    app = web.Application(middlewares=[web_security])
+    app.on_response_prepare.append(configured_headers)
     app.router.add_get("/", landing_page)
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/probe", probe)
@@ -99,3 +110,21 @@ def make_app(exporter: Served) -> web.Application:
     app.router.add_get("/-/ready", ready)
     app.router.add_post("/-/reload", reload)  # aiohttp answers 405 to every other method
     return app
+
+
+def accepts_gzip(accept_encoding: str) -> bool:
+    """Whether `Accept-Encoding` admits gzip (RFC 9110 12.5.3): named or `*` with a non-zero q, `gzip;q=0` refuses."""
+    weights: dict[str, float] = {}
+    for item in accept_encoding.split(","):
+        coding, *parameters = (part.strip() for part in item.split(";"))
+        weight = 1.0
+        for parameter in parameters:
+            name, _, text = parameter.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    weight = float(text)
+                except ValueError:
+                    weight = 0.0
+        if coding:
+            weights[coding.lower()] = weight
+    return weights.get("gzip", weights.get("x-gzip", weights.get("*", 0.0))) > 0

@@ -1,4 +1,4 @@
-"""exporter/config/tls.py: a target's client TLS follows its files, proven by real handshakes with a verifying server."""
+"""exporter/config/tls.py: a target's client TLS follows its files, proven by real handshakes with a verifier."""
 
 from __future__ import annotations
 

@@ -24,7 +24,8 @@ from hypothesis import strategies as st
 
 from exporter.config import webconfig
 from exporter.config.validate import ConfigError
-from exporter.config.webconfig import RateLimit, RateLimiter, WebConfig, WebSecurity, go_duration, load_web_config
+from exporter.config.webconfig import RateLimit, WebConfig, go_duration, load_web_config
+from exporter.web.security import RateLimiter, WebSecurity
 from tests.certs import CertificateAuthority, CertPair
 from tests.conftest import wait_for
 

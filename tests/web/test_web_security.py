@@ -220,9 +220,6 @@ async def test_prometheus_scrapes_over_tls_with_basic_auth(secured: Secured, pki
 
 # The web layer's side of the web config (headers, rate limit, allowed SANs): these need the middleware and the
 # response hook that call WebSecurity.refusal and WebConfig.headers in exporter/web.py (see the branch's report).
-NEEDS_WEB_WIRING = pytest.mark.xfail(
-    strict=True, reason="exporter/web.py does not call WebSecurity.refusal / send WebConfig.headers yet"
-)
 HEADERS = {"X-Frame-Options": "deny", "X-Content-Type-Options": "nosniff", "Strict-Transport-Security": "max-age=60"}
 
 
@@ -248,7 +245,6 @@ def tls_files(pki: Pki) -> dict[str, str]:
     return {"cert_file": str(pki.server.cert), "key_file": str(pki.server.key)}
 
 
-@NEEDS_WEB_WIRING
 async def test_configured_headers_on_every_response(
     nats_server: NatsServer, start_exporter: ExporterFactory, pki: Pki, tmp_path: Path
 ) -> None:
@@ -265,7 +261,6 @@ async def test_configured_headers_on_every_response(
         assert {name: response.headers.get(name) for name in HEADERS} == HEADERS, path
 
 
-@NEEDS_WEB_WIRING
 async def test_rate_limit_answers_429(
     nats_server: NatsServer, start_exporter: ExporterFactory, pki: Pki, tmp_path: Path
 ) -> None:
@@ -277,7 +272,6 @@ async def test_rate_limit_answers_429(
     assert statuses == [200, 200, 429]
 
 
-@NEEDS_WEB_WIRING
 async def test_client_allowed_sans(
     nats_server: NatsServer, start_exporter: ExporterFactory, pki: Pki, tmp_path: Path
 ) -> None:
