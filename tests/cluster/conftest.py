@@ -11,13 +11,16 @@ import socket
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 
+import aiohttp
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
 from exporter.cluster.metrics import ClusterCollector
-from exporter.cluster.runner import ClusterBoard
+from exporter.cluster.result import ClusterResult
+from exporter.cluster.runner import ClusterBoard, run_cluster_probe
 from exporter.cluster.servers import ServerEndpoint
-from exporter.config import Target
+from exporter.cluster.settings import ClusterSettings
+from exporter.config import Credentials, Secret, Target
 from exporter.embedded_nats import NatsServer
 from exporter.nats_url import NatsUrl
 from tests.conftest import Samples, parse_samples
@@ -110,8 +113,6 @@ class Cluster:
         )
 
     def target(self, *, timeout: float = 3.0, user: str | None = PROBE_USER, password: str | None = None) -> Target:
-        from exporter.config import Credentials, Secret
-
         credentials = Credentials(user=user, password=Secret(password or PROBE_PASSWORD)) if user else Credentials()
         return Target(
             name="default",
@@ -215,3 +216,27 @@ def scrape(board: ClusterBoard) -> Samples:
     return parse_samples(generate_latest(registry).decode())
 
 
+
+
+async def probe_once(
+    board: ClusterBoard,
+    cluster: Cluster,
+    settings: ClusterSettings,
+    *,
+    target: Target | None = None,
+    ready: bool | None = None,
+    http: aiohttp.ClientSession | None = None,
+) -> ClusterResult:
+    """One interval, recorded on `board` as the loop would (known names and the pair rotation carry over)."""
+    chosen = target or cluster.target()
+    state = board.add_target(chosen.name)
+    result = await run_cluster_probe(
+        chosen,
+        settings,
+        cluster.endpoints(ready),
+        http=http,
+        known_names=state.known_names,
+        interval_index=state.interval_index,
+    )
+    board.record(result)
+    return result
