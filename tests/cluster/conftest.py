@@ -108,9 +108,7 @@ class Cluster:
     relays: list[Relay] = field(default_factory=list)
 
     def endpoints(self, ready: bool | None = None) -> tuple[ServerEndpoint, ...]:
-        return tuple(
-            ServerEndpoint(NatsUrl("nats", server.host, server.port), ready) for server in self.servers
-        )
+        return tuple(ServerEndpoint(NatsUrl("nats", server.host, server.port), ready) for server in self.servers)
 
     def target(self, *, timeout: float = 3.0, user: str | None = PROBE_USER, password: str | None = None) -> Target:
         credentials = Credentials(user=user, password=Secret(password or PROBE_PASSWORD)) if user else Credentials()
@@ -160,7 +158,9 @@ def server_config(
     return "\n".join(lines) + "\n"
 
 
-async def start_cluster(size: int = 3, *, jetstream: bool = True, relayed_pair: tuple[int, int] | None = None) -> Cluster:
+async def start_cluster(
+    size: int = 3, *, jetstream: bool = True, relayed_pair: tuple[int, int] | None = None
+) -> Cluster:
     """Start `size` routed servers; with `relayed_pair`, those two reach each other only through relays."""
     hosts = HOSTS[:size]
     client_port = common_free_port(hosts)
@@ -214,8 +214,6 @@ def scrape(board: ClusterBoard) -> Samples:
     registry = CollectorRegistry(auto_describe=True)
     registry.register(ClusterCollector(board))
     return parse_samples(generate_latest(registry).decode())
-
-
 
 
 async def probe_once(

@@ -45,18 +45,22 @@ async def test_canary_passes_every_phase_on_a_healthy_cluster(cluster: Cluster) 
         await wait_for(green, timeout=40, message="the canary and every /healthz to pass (meta leader elected)")
 
     state = board.get("default")
-    assert state is not None and state.latest is not None and state.latest.jetstream is not None
+    assert state is not None
+    assert state.latest is not None
+    assert state.latest.jetstream is not None
     canary = state.latest.jetstream
     assert list(canary.phases) == list(JetStreamPhase)
     assert canary.leader in cluster.names
-    assert sum(canary.replicas.values()) == 3 and canary.replicas[ReplicaState.OFFLINE] == 0
+    assert sum(canary.replicas.values()) == 3
+    assert canary.replicas[ReplicaState.OFFLINE] == 0
     samples = scrape(board)
     assert value(samples, "nats_connectivity_jetstream_probe_success", target="default") == 1
     assert value(samples, "nats_connectivity_jetstream_probes_total", target="default", result="success") >= 1  # type: ignore[operator]
     assert value(samples, "nats_connectivity_jetstream_probes_total", target="default", result="no_leader") == 0
     for phase in JetStreamPhase:
         seconds = value(samples, "nats_connectivity_jetstream_phase_seconds", target="default", phase=phase.value)
-        assert seconds is not None and seconds > 0
+        assert seconds is not None
+        assert seconds > 0
     for name in cluster.names:
         assert value(samples, "nats_connectivity_server_healthz", target="default", server=name, mode="full") == 1
         assert value(samples, "nats_connectivity_server_ready_unhealthy", target="default", server=name) == 0

@@ -56,10 +56,22 @@ async def test_every_route_carries_messages_in_every_account() -> None:
     assert route_success(board) == dict.fromkeys(PAIRS, 1.0)
     assert value(samples, "nats_connectivity_route_probes_total", target="default", result="success") == 12
     assert value(samples, "nats_connectivity_route_probes_total", target="default", result="no_interest") == 0
-    assert value(samples, "nats_connectivity_route_account_probe_success", target="default", account="APP",
-                 from_server="n3", to_server="n1") == 1
-    seconds = value(samples, "nats_connectivity_route_probe_seconds", target="default", from_server="n1", to_server="n2")
-    assert seconds is not None and seconds > 0
+    assert (
+        value(
+            samples,
+            "nats_connectivity_route_account_probe_success",
+            target="default",
+            account="APP",
+            from_server="n3",
+            to_server="n1",
+        )
+        == 1
+    )
+    seconds = value(
+        samples, "nats_connectivity_route_probe_seconds", target="default", from_server="n1", to_server="n2"
+    )
+    assert seconds is not None
+    assert seconds > 0
 
 
 @pytest.mark.slow
@@ -75,8 +87,10 @@ async def test_a_stopped_server_fails_its_own_probe_and_its_routes_only() -> Non
         await close_cluster(cluster)
 
     samples = scrape(board)
-    assert [value(samples, "nats_connectivity_server_probe_success", target="default", server=name)
-            for name in ("n1", "n2", "n3")] == [1, 1, 0]
+    assert [
+        value(samples, "nats_connectivity_server_probe_success", target="default", server=name)
+        for name in ("n1", "n2", "n3")
+    ] == [1, 1, 0]
     expected = {pair: (0.0 if "n3" in pair else 1.0) for pair in PAIRS}
     assert route_success(board) == expected
     assert {p.result for p in result.routes if "n3" in (p.from_server, p.to_server)} == {RouteResult.SERVER_UNREACHABLE}
@@ -111,7 +125,9 @@ async def _all_ok(board: ClusterBoard, cluster: Cluster) -> bool:
 
 
 @given(st.integers(min_value=2, max_value=9), st.integers(min_value=1, max_value=80), st.integers(0, 1000))
-def test_sampled_pairs_cover_every_pair_within_ceil_pairs_over_max_intervals(n: int, max_pairs: int, start: int) -> None:
+def test_sampled_pairs_cover_every_pair_within_ceil_pairs_over_max_intervals(
+    n: int, max_pairs: int, start: int
+) -> None:
     names = [f"s{index}" for index in range(n)]
     total = n * (n - 1)
     rounds = -(-total // max_pairs)
