@@ -48,9 +48,14 @@ def is_permission_error(exc: BaseException) -> bool:
 
 
 def classify_jetstream(
-    exc: BaseException, phase: JetStreamPhase, seen: Sequence[BaseException] = ()
+    exc: BaseException, phase: JetStreamPhase, seen: Sequence[BaseException] = (), *, quorum: bool = True
 ) -> tuple[JetStreamReason, int | None]:
-    """Map a canary's failure (and what error_cb saw) to its reason and the JetStream error code behind it."""
+    """Map a canary's failure (and what error_cb saw) to its reason and the JetStream error code behind it.
+
+    `quorum` is False when the stream info just read showed fewer current replicas than a majority: a leader
+    that has not yet noticed its peers are gone still answers stream info, but cannot commit, so the publish (or
+    the fetch's ack) then times out. nats-server reports 10008 only 10 to 20 s later.
+    """
     if isinstance(exc, CanaryFailure):
         return exc.reason, None
     if any(is_permission_error(earlier) for earlier in seen):
@@ -62,6 +67,8 @@ def classify_jetstream(
     if isinstance(exc, nats.js.errors.ServiceUnavailableError):  # a 503 status with no body: no responders
         return JetStreamReason.NO_RESPONDERS, None
     if isinstance(exc, TimeoutError | nats.errors.TimeoutError):
+        if not quorum and phase in (JetStreamPhase.PUBLISH, JetStreamPhase.FETCH):
+            return JetStreamReason.QUORUM_LOST, None
         if phase is JetStreamPhase.PUBLISH:
             return JetStreamReason.ACK_TIMEOUT, None
         if phase is JetStreamPhase.FETCH:

@@ -65,6 +65,12 @@ class _Trace:
     replicas: dict[ReplicaState, int] = field(default_factory=dict)
     usage: dict[UsageResource, float] = field(default_factory=dict)
 
+    @property
+    def quorum(self) -> bool:
+        """A majority of the stream's replicas is current (True until stream info says otherwise)."""
+        total = sum(self.replicas.values())
+        return not total or self.replicas.get(ReplicaState.CURRENT, 0) >= total // 2 + 1
+
 
 async def run_jetstream_probe(
     target: Target, settings: JetStreamSettings, *, servers: int, timeout: float | None = None
@@ -107,7 +113,7 @@ async def run_jetstream_probe(
                 raise CanaryFailure(JetStreamReason.JS_NOT_ENABLED, "the server announces no JetStream (INFO)")
             await _phases(client, settings, trace, replicas=max(1, min(settings.replicas, servers)), timeout=deadline)
     except Exception as exc:  # every failure becomes this round's result
-        reason, err_code = classify_jetstream(exc, trace.phase, trace.seen)
+        reason, err_code = classify_jetstream(exc, trace.phase, trace.seen, quorum=trace.quorum)
         detail = _detail(exc, trace)
         if reason is JetStreamReason.INTERNAL_ERROR and err_code is None:
             log.warning("jetstream canary failed: %s", detail, extra={"target": target.name})

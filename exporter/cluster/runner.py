@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -69,6 +70,17 @@ async def run_cluster_probe(
     )
 
 
+def interval_budget(target: Target, settings: ClusterSettings) -> float:
+    """The longest one interval can take when every await meets its own deadline: the loop's outer bound.
+
+    Servers and the canary run beside the routes; route probes run `route_concurrency` at a time, each within
+    the target's timeout, after one connect round per account.
+    """
+    accounts = 1 + len(settings.accounts)
+    waves = math.ceil(settings.max_route_pairs / settings.route_concurrency)
+    return target.timeout * (2 + accounts * (1 + waves))
+
+
 def route_names(servers: Sequence[ServerResult]) -> list[str]:
     """The name each server goes by in pairs: its server name, or its address when two share one."""
     counts = collections.Counter(server.server_name for server in servers)
@@ -112,6 +124,8 @@ class ClusterBoard:
         state = self.add_target(result.target)
         state.latest = result
         state.interval_index += 1
+        addresses = {server.address for server in result.servers}
+        state.known_names = {a: name for a, name in state.known_names.items() if a in addresses}  # pods come and go
         for server in result.servers:
             if server.server_name != server.address:
                 state.known_names[server.address] = server.server_name
@@ -141,7 +155,7 @@ async def cluster_forever(
     while not stop.is_set():
         begun = loop.time()
         try:
-            async with asyncio.timeout(max(target.interval, target.timeout * 4)):
+            async with asyncio.timeout(max(target.interval, interval_budget(target, settings))):
                 found = await endpoints()
                 result = await run_cluster_probe(
                     target,

@@ -55,3 +55,8 @@ def test_no_responders_without_a_code_is_no_responders() -> None:
     assert classify_jetstream(nats.js.errors.ServiceUnavailableError(), JetStreamPhase.JS_INFO)[0] is (
         JetStreamReason.NO_RESPONDERS
     )
+
+
+def test_a_publish_timeout_after_stream_info_showed_no_majority_is_quorum_lost() -> None:
+    assert classify_jetstream(TimeoutError(), JetStreamPhase.PUBLISH, quorum=False)[0] is JetStreamReason.QUORUM_LOST
+    assert classify_jetstream(TimeoutError(), JetStreamPhase.PUBLISH, quorum=True)[0] is JetStreamReason.ACK_TIMEOUT
