@@ -8,6 +8,7 @@ consumer delivers that message, which is acked). Reasons come from `failure.clas
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
 import time
@@ -231,7 +232,8 @@ async def _fetch(js: JetStreamContext, settings: JetStreamSettings, trace: _Trac
             if found:
                 return
     finally:
-        await subscription.unsubscribe()
+        with contextlib.suppress(nats.errors.Error):  # a closed connection has no subscription left to remove
+            await subscription.unsubscribe()
 
 
 async def _ensure_consumer(js: JetStreamContext, settings: JetStreamSettings, trace: _Trace) -> None:

@@ -151,8 +151,9 @@ async def _probe(
                 refused[attempt].set()
 
     async def on_message(msg: Msg) -> None:
-        if not delivered.done():
-            delivered.set_result((int(msg.data), time.perf_counter()))
+        arrived = time.perf_counter()
+        if not delivered.done() and msg.data.isdigit() and int(msg.data) in sent:
+            delivered.set_result((int(msg.data), arrived))
 
     statuses = await a.subscribe(f"{inbox}.*", cb=on_status)
     receiving = await b.subscribe(subject, cb=on_message)
