@@ -61,8 +61,8 @@ def parse_reply(payload: bytes) -> ConnzPage:
     server = document.get("server")
     data = document.get("data")
     if not isinstance(server, dict) or not isinstance(data, dict):
-        error = document.get("error")
-        raise ConnzError(f"no connz data: {error!r}" if error else "no connz data")
+        problem = document.get("error")
+        raise ConnzError(f"no connz data: {problem!r}" if problem else "no connz data")
     return parse_connz(data, server_name=str(server.get("name") or server.get("id") or ""))
 
 

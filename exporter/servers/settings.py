@@ -105,7 +105,9 @@ def _integer(key: str, value: object, low: int, high: int) -> int:
     return number
 
 
-def _pick(args: argparse.Namespace | None, flag: str, dest: str, raw: Mapping[str, Any], key: str, prefix: str) -> tuple[str, Any]:
+def _pick(
+    args: argparse.Namespace | None, flag: str, dest: str, raw: Mapping[str, Any], key: str, prefix: str
+) -> tuple[str, Any]:
     """The flag's value if given, else the file's: with the name to blame in an error."""
     given = getattr(args, dest, None) if args is not None else None
     if given is not None:
@@ -142,7 +144,9 @@ def load_server_view_settings(
         key, value = _pick(args, flag, dest, raw, name, prefix)
         return default if value is None else duration(key, value)
 
-    def integer(flag: str, dest: str, raw: Mapping[str, Any], name: str, prefix: str, default: int, low: int, high: int) -> int:
+    def integer(
+        flag: str, dest: str, raw: Mapping[str, Any], name: str, prefix: str, default: int, low: int, high: int
+    ) -> int:
         key, value = _pick(args, flag, dest, raw, name, prefix)
         return default if value is None else _integer(key, value, low, high)
 
@@ -156,7 +160,14 @@ def load_server_view_settings(
         source=source,
         interval=seconds("--server-view.interval", "server_view_interval", view, "interval", sv, DEFAULT_INTERVAL),
         monitor_port=integer(
-            "--server-view.monitor-port", "server_view_monitor_port", view, "monitor_port", sv, DEFAULT_MONITOR_PORT, 1, 65535
+            "--server-view.monitor-port",
+            "server_view_monitor_port",
+            view,
+            "monitor_port",
+            sv,
+            DEFAULT_MONITOR_PORT,
+            1,
+            65535,
         ),
         timeout=seconds("", "", view, "timeout", sv, DEFAULT_TIMEOUT),
         quiet_period=seconds("", "", view, "quiet_period", sv, DEFAULT_QUIET),
@@ -166,7 +177,14 @@ def load_server_view_settings(
         namespaces=namespaces,
         grace=seconds("--apps.grace", "apps_grace", apps, "grace", ap, DEFAULT_GRACE),
         slow_consumer_bytes=integer(
-            "--apps.slow-consumer-bytes", "apps_slow_consumer_bytes", apps, "slow_consumer_bytes", ap, DEFAULT_SLOW_BYTES, 1, 2**62
+            "--apps.slow-consumer-bytes",
+            "apps_slow_consumer_bytes",
+            apps,
+            "slow_consumer_bytes",
+            ap,
+            DEFAULT_SLOW_BYTES,
+            1,
+            2**62,
         ),
         slow_consumer_window=seconds("", "", apps, "slow_consumer_window", ap, DEFAULT_SLOW_WINDOW),
         publish_only=publish_only,
