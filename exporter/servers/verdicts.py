@@ -4,7 +4,8 @@ Meanings (the README and the page say the same):
 - `connected`: at least one server lists a connection of the pod, with subscriptions, nothing pending beyond the
   threshold.
 - `slow_consumer`: a connection of the pod has more pending bytes than `--apps.slow-consumer-bytes`, or a server
-  closed one of its connections as a slow consumer within `slow_consumer_window`.
+  closed one of its connections as a slow consumer within `slow_consumer_window` (whether or not it connected
+  again: nats-py gives up for good after that close, so it is often the reason a pod has no connection).
 - `no_subscriptions`: connected, but its connections hold no subscription at all (typically reconnected without
   restoring them). Apps listed in `publish_only` are never given this verdict.
 - `half_open`: its latest log event says connected, yet no server lists a connection of it (a zombie client).
@@ -82,6 +83,9 @@ def verdict_for(
         if sum(c.subscriptions for c in found) == 0 and pod.app not in rules.publish_only and not in_grace:
             return PodVerdict(pod, Verdict.NO_SUBSCRIPTIONS, f"{len(found)} connection(s), no subscription", found)
         return PodVerdict(pod, Verdict.CONNECTED, f"{len(found)} connection(s)", found)
+    recently_slow = slow_closed_at is not None and now - slow_closed_at <= rules.slow_consumer_window
+    if recently_slow:
+        return PodVerdict(pod, Verdict.SLOW_CONSUMER, "closed as a slow consumer; no connection since")
     if not view.ok:
         return PodVerdict(pod, Verdict.UNKNOWN, f"no view of the servers ({view.failure})")
     if not view.complete:
