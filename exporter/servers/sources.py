@@ -7,6 +7,9 @@
 - `system`: `$SYS.REQ.SERVER.PING.CONNZ` with system-account credentials: every account's connections.
 - `monitor`: each NATS pod's monitoring port, `GET /connz` paged, `state=closed` for close reasons.
 
+The state option differs by door: a number in the `$SYS` request's JSON (0 open, 1 closed), a word in the
+monitoring port's query (`state=open`, `state=closed`; a number there is answered with 400).
+
 Closed connections: one page of the newest (`sort=stop`) per poll. Through the NATS port a server lists closed
 connections only for named accounts, not for the default global account `$G`; `closed_visible` says so.
 Every network await is under the poll's deadline; a source never raises for a failure of the servers, it
@@ -248,7 +251,7 @@ async def _monitor_server(http: aiohttp.ClientSession, base: str, ctx: PollConte
     offset = 0
     pages: list[ConnzPage] = []
     for _ in range(MAX_PAGES):
-        document = await _get_json(http, f"{base}/connz?state={OPEN}&offset={offset}&limit={ctx.page_limit}", gathered)
+        document = await _get_json(http, f"{base}/connz?state=open&offset={offset}&limit={ctx.page_limit}", gathered)
         server_id = str(document.get("server_id") or "")
         if server_id and server_id not in ctx.server_names:
             varz = await _get_json(http, f"{base}/varz", gathered)
@@ -261,7 +264,7 @@ async def _monitor_server(http: aiohttp.ClientSession, base: str, ctx: PollConte
     closed_page = None
     if ctx.want_closed:
         document = await _get_json(
-            http, f"{base}/connz?state={CLOSED}&sort=stop&offset=0&limit={ctx.page_limit}", gathered
+            http, f"{base}/connz?state=closed&sort=stop&offset=0&limit={ctx.page_limit}", gathered
         )
         closed_page = parse_connz(document, server_name=pages[0].server)
     # Only a server read whole is added: a half-read server would look like missing connections.

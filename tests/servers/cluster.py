@@ -28,7 +28,7 @@ CONFIG = """
 server_name: {name}
 http: {host}:{http_port}
 max_payload: 8KB
-max_pending: 64KB
+max_pending: 2MB
 write_deadline: "2s"
 accounts {{
   APP {{ users [{{user: app, password: {password}}}] }}
