@@ -83,7 +83,7 @@ def _by_ip(index: PodIndex, connection: Connection) -> ExpectedPod | UnmatchedKi
     eligible = [p for p in candidates if _started_before(p, connection)]
     if not eligible:
         return UnmatchedKind.BEFORE_POD_START
-    return max(eligible, key=lambda p: p.start_time or 0.0)
+    return max(eligible, key=lambda p: (p.start_time or 0.0, p.namespace, p.name))  # ties: deterministic
 
 
 def _is_loopback(address: str) -> bool:
