@@ -156,7 +156,7 @@ def load_server_view_settings(
     key, value = _pick(args, "--apps.namespaces", "apps_namespaces", apps, "namespaces", ap)
     namespaces = names(key, value) if value is not None else logs_namespaces
     publish_only = names("apps.publish_only", apps.get("publish_only"))
-    return ServerViewSettings(
+    settings = ServerViewSettings(
         source=source,
         interval=seconds("--server-view.interval", "server_view_interval", view, "interval", sv, DEFAULT_INTERVAL),
         monitor_port=integer(
@@ -190,3 +190,8 @@ def load_server_view_settings(
         publish_only=publish_only,
         shared_address_min=integer("", "", apps, "shared_address_min", ap, SHARED_MIN, 2, 1_000_000),
     )
+    if settings.timeout > settings.interval:
+        raise ConfigError("server_view.timeout", view.get("timeout"), "a duration no longer than the interval")
+    if settings.quiet_period >= settings.timeout:
+        raise ConfigError("server_view.quiet_period", view.get("quiet_period"), "a duration shorter than the timeout")
+    return settings
