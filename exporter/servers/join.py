@@ -28,31 +28,35 @@ SHARED_MIN = 3  # unmatched connections from one address that make it a shared o
 
 @dataclass(slots=True)
 class PodIndex:
-    """The pods by the keys the join looks up; built once per poll, O(pods)."""
+    """The pods by the keys the join looks up; built once per poll, O(pods). Names and addresses held by one pod
+    (the usual case) map to it directly; the rare ones held by several go to the `*_shared` lists."""
 
     qualified: dict[str, ExpectedPod] = field(default_factory=dict)
-    by_name: dict[str, list[ExpectedPod]] = field(default_factory=dict)
-    by_ip: dict[str, list[ExpectedPod]] = field(default_factory=dict)
+    by_name: dict[str, ExpectedPod] = field(default_factory=dict)
+    names_shared: dict[str, list[ExpectedPod]] = field(default_factory=dict)
+    by_ip: dict[str, ExpectedPod] = field(default_factory=dict)
+    ips_shared: dict[str, list[ExpectedPod]] = field(default_factory=dict)
     host_ips: set[str] = field(default_factory=set)
 
     @classmethod
     def build(cls, pods: Iterable[ExpectedPod]) -> PodIndex:
         index = cls()
+        qualified, by_name, by_ip = index.qualified, index.by_name, index.by_ip
         for pod in pods:
-            index.qualified[f"{pod.namespace}/{pod.name}"] = pod
-            index.by_name.setdefault(pod.name, []).append(pod)
-            if not pod.ip:
+            name, ip = pod.name, pod.ip
+            qualified[pod.namespace + "/" + name] = pod
+            other = by_name.setdefault(name, pod)
+            if other is not pod:
+                index.names_shared.setdefault(name, [other]).append(pod)
+            if not ip:
                 continue
             if pod.host_network:
-                index.host_ips.add(pod.ip)
-            else:
-                index.by_ip.setdefault(pod.ip, []).append(pod)
+                index.host_ips.add(ip)
+                continue
+            other = by_ip.setdefault(ip, pod)
+            if other is not pod:
+                index.ips_shared.setdefault(ip, [other]).append(pod)
         return index
-
-
-def _started_before(pod: ExpectedPod, connection: Connection) -> bool:
-    """True when the connection may be the pod's: it did not start before the pod did."""
-    return pod.start_time is None or connection.start >= pod.start_time
 
 
 def _by_name(index: PodIndex, connection: Connection) -> ExpectedPod | UnmatchedKind | None:
@@ -61,26 +65,31 @@ def _by_name(index: PodIndex, connection: Connection) -> ExpectedPod | Unmatched
         return None
     pod = index.qualified.get(name)
     if pod is None:
-        candidates = index.by_name.get(name)
-        if not candidates:
+        pod = index.by_name.get(name)
+        if pod is None:
             return None
-        if len(candidates) == 1:
-            pod = candidates[0]
-        else:
-            same_ip = [p for p in candidates if p.ip == connection.ip and not p.host_network]
+        shared = index.names_shared.get(name)
+        if shared is not None:
+            same_ip = [p for p in shared if p.ip == connection.ip and not p.host_network]
             if len(same_ip) != 1:
                 return UnmatchedKind.AMBIGUOUS_NAME
             pod = same_ip[0]
-    return pod if _started_before(pod, connection) else UnmatchedKind.BEFORE_POD_START
+    start = pod.start_time
+    return pod if start is None or connection.start >= start else UnmatchedKind.BEFORE_POD_START
 
 
 def _by_ip(index: PodIndex, connection: Connection) -> ExpectedPod | UnmatchedKind | None:
-    if connection.ip in index.host_ips:
+    ip = connection.ip
+    if ip in index.host_ips:
         return UnmatchedKind.HOST_NETWORK
-    candidates = index.by_ip.get(connection.ip)
-    if not candidates:
+    pod = index.by_ip.get(ip)
+    if pod is None:
         return None
-    eligible = [p for p in candidates if _started_before(p, connection)]
+    shared = index.ips_shared.get(ip)
+    if shared is None:
+        start = pod.start_time
+        return pod if start is None or connection.start >= start else UnmatchedKind.BEFORE_POD_START
+    eligible = [p for p in shared if p.start_time is None or connection.start >= p.start_time]
     if not eligible:
         return UnmatchedKind.BEFORE_POD_START
     return max(eligible, key=lambda p: (p.start_time or 0.0, p.namespace, p.name))  # ties: deterministic

@@ -174,10 +174,10 @@ class ExpectedPod:
     ready: bool = True  # Running, and the Ready condition is True
     host_network: bool = False  # spec.hostNetwork: its IP is the node's, shared
     ready_since: float | None = None  # the Ready condition's lastTransitionTime
+    key: PodKey = field(init=False, repr=False, compare=False)  # (namespace, name), computed once: the join's hot key
 
-    @property
-    def key(self) -> PodKey:
-        return (self.namespace, self.name)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "key", (self.namespace, self.name))
 
 
 class UnmatchedKind(StrEnum):

@@ -56,8 +56,10 @@ class PodVerdict:
 
 def _since(pod: ExpectedPod) -> float | None:
     """When the pod could first be expected to connect: the later of its start and its becoming ready."""
-    times = [t for t in (pod.start_time, pod.ready_since) if t is not None]
-    return max(times) if times else None
+    start, ready = pod.start_time, pod.ready_since
+    if start is None or ready is None:
+        return ready if start is None else start
+    return max(start, ready)
 
 
 def verdict_for(
@@ -75,12 +77,12 @@ def verdict_for(
     since = _since(pod)
     in_grace = since is not None and now - since < rules.grace
     if found:
-        pending = max(c.pending_bytes for c in found)
+        pending = max(c.pending_bytes for c in found) if len(found) > 1 else found[0].pending_bytes
         if pending > rules.slow_consumer_bytes:
             return PodVerdict(pod, Verdict.SLOW_CONSUMER, f"{pending} bytes pending on a connection", found)
         if slow_closed_at is not None and now - slow_closed_at <= rules.slow_consumer_window:
             return PodVerdict(pod, Verdict.SLOW_CONSUMER, "a server closed a connection as a slow consumer", found)
-        if sum(c.subscriptions for c in found) == 0 and pod.app not in rules.publish_only and not in_grace:
+        if not any(c.subscriptions for c in found) and pod.app not in rules.publish_only and not in_grace:
             return PodVerdict(pod, Verdict.NO_SUBSCRIPTIONS, f"{len(found)} connection(s), no subscription", found)
         return PodVerdict(pod, Verdict.CONNECTED, f"{len(found)} connection(s)", found)
     recently_slow = slow_closed_at is not None and now - slow_closed_at <= rules.slow_consumer_window

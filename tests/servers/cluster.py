@@ -87,7 +87,7 @@ class Cluster:
                 inbox = client.new_inbox()
                 sub = await client.subscribe(inbox)
                 await client.publish("$SYS.REQ.SERVER.PING", b"", reply=inbox)
-                names = set()
+                names: set[str] = set()
                 with contextlib.suppress(TimeoutError, nats.errors.TimeoutError):
                     while len(names) < 3:
                         msg = await sub.next_msg(timeout=0.5)

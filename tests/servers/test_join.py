@@ -24,7 +24,9 @@ def kinds(result: object) -> dict[int, UnmatchedKind]:
 
 
 def test_by_address_several_connections_per_pod() -> None:
-    result = join([pod("a", "10.0.0.1"), pod("b", "10.0.0.2")], [conn(1, "10.0.0.1"), conn(2, "10.0.0.1"), conn(3, "10.0.0.2")])
+    result = join(
+        [pod("a", "10.0.0.1"), pod("b", "10.0.0.2")], [conn(1, "10.0.0.1"), conn(2, "10.0.0.1"), conn(3, "10.0.0.2")]
+    )
     assert [c.cid for c in result.by_pod[("shop", "a")]] == [1, 2]
     assert [c.cid for c in result.by_pod[("shop", "b")]] == [3]
     assert result.unmatched == ()
@@ -45,7 +47,9 @@ def test_ambiguous_name_is_decided_by_address_or_reported() -> None:
 
 
 def test_ip_reuse_never_gives_an_older_connection_to_the_new_pod() -> None:
-    result = join([pod("new", "10.0.0.1", start=500.0)], [conn(1, "10.0.0.1", start=400.0), conn(2, "10.0.0.1", start=600.0)])
+    result = join(
+        [pod("new", "10.0.0.1", start=500.0)], [conn(1, "10.0.0.1", start=400.0), conn(2, "10.0.0.1", start=600.0)]
+    )
     assert [c.cid for c in result.by_pod[("shop", "new")]] == [2]
     assert kinds(result) == {1: UnmatchedKind.BEFORE_POD_START}
 

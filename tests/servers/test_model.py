@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from exporter.servers.connz import parse_connz, parse_reply, timestamp, ConnzError
+from exporter.servers.connz import ConnzError, parse_connz, parse_reply, timestamp
 from exporter.servers.model import CloseReason, close_reason
 
 # The texts of nats-server's ClosedState (read from the 2.15.1 binary the tests run).
@@ -57,7 +57,8 @@ def test_malformed_rows_are_skipped_and_counted() -> None:
         server_name="nats-0",
     )
     assert [c.cid for c in page.connections] == [1]
-    assert page.skipped == 2 and page.total == 3
+    assert page.skipped == 2
+    assert page.total == 3
 
 
 def test_a_reply_without_data_is_an_error() -> None:

@@ -90,7 +90,11 @@ async def test_a_client_without_subscriptions(cluster: Cluster, app_pods: list[A
 
 async def test_log_says_connected_but_no_server_sees_it(cluster: Cluster, app_pods: list[AppPod]) -> None:
     app_pods.append(await start_app_pod(cluster, "orders-0", pod_ip(0)))
-    pods = [expected_pod("orders-0", pod_ip(0)), expected_pod("orders-1", pod_ip(1)), expected_pod("orders-2", pod_ip(2))]
+    pods = [
+        expected_pod("orders-0", pod_ip(0)),
+        expected_pod("orders-1", pod_ip(1)),
+        expected_pod("orders-2", pod_ip(2)),
+    ]
     logs = {(NAMESPACE, "orders-1"): LogEntry("connected", at=time.time() - 60)}
     loop = make_loop(cluster, lambda: pods, logs=lambda: logs)
     try:
@@ -130,16 +134,17 @@ async def test_slow_consumer_closed_by_the_server(cluster: Cluster, app_pods: li
         labels = {"namespace": NAMESPACE, "app": APP}
         assert value(samples, "nats_connectivity_app_connection_closes_total", **labels, reason="slow_consumer") == 1
         for reason in CloseReason:  # every reason exists, at 0 when nothing happened
-            assert value(samples, "nats_connectivity_app_connection_closes_total", **labels, reason=reason.value) is not None
+            assert (
+                value(samples, "nats_connectivity_app_connection_closes_total", **labels, reason=reason.value)
+                is not None
+            )
     finally:
         slow.close()
         await publisher.close()
         await loop.close()
 
 
-async def test_a_pod_on_a_reused_ip_is_not_given_the_old_connection(
-    cluster: Cluster, app_pods: list[AppPod]
-) -> None:
+async def test_a_pod_on_a_reused_ip_is_not_given_the_old_connection(cluster: Cluster, app_pods: list[AppPod]) -> None:
     app_pods.append(await start_app_pod(cluster, "orders-old-worker", pod_ip(3)))
     await asyncio.sleep(0.01)  # the new pod's start is strictly later than the old connection's (clock resolution)
     new_pod = expected_pod("orders-new", pod_ip(3), started_ago=0.0)
@@ -241,7 +246,8 @@ async def test_2500_connections_are_paged(cluster: Cluster) -> None:
         )
         assert snapshot.view.complete
         [server] = [s for s in snapshot.view.servers if s.name == "nats-1"]
-        assert server.total >= count and len(server.connections) >= count
+        assert server.total >= count
+        assert len(server.connections) >= count
     finally:
         for client in clients:
             client.close()

@@ -20,18 +20,48 @@ def flags(*argv: str) -> argparse.Namespace:
 def test_defaults_follow_the_log_selection() -> None:
     settings = load_server_view_settings({}, {}, flags(), logs_selector="tier=app", logs_namespaces=("shop",))
     assert settings == ServerViewSettings(selector="tier=app", namespaces=("shop",))
-    assert (settings.source, settings.interval, settings.monitor_port, settings.grace) == (Source.ACCOUNT, 30.0, 8222, 30.0)
+    assert (settings.source, settings.interval, settings.monitor_port, settings.grace) == (
+        Source.ACCOUNT,
+        30.0,
+        8222,
+        30.0,
+    )
 
 
 def test_file_then_flags() -> None:
     view = {"source": "monitor", "interval": "1m", "monitor_port": 8223, "page_size": 500, "servers": 3}
     apps = {"selector": "a=b", "namespaces": ["x", "y"], "grace": "45s", "publish_only": ["ingest"]}
     from_file = load_server_view_settings(view, apps)
-    assert (from_file.source, from_file.interval, from_file.monitor_port, from_file.page_size) == (Source.MONITOR, 60.0, 8223, 500)
-    assert (from_file.selector, from_file.namespaces, from_file.grace, from_file.publish_only) == ("a=b", ("x", "y"), 45.0, ("ingest",))
-    args = flags("--server-view.source", "off", "--apps.grace", "10s", "--apps.namespaces", "z", "--server-view.monitor-port", "9000")
+    assert (from_file.source, from_file.interval, from_file.monitor_port, from_file.page_size) == (
+        Source.MONITOR,
+        60.0,
+        8223,
+        500,
+    )
+    assert (from_file.selector, from_file.namespaces, from_file.grace, from_file.publish_only) == (
+        "a=b",
+        ("x", "y"),
+        45.0,
+        ("ingest",),
+    )
+    args = flags(
+        "--server-view.source",
+        "off",
+        "--apps.grace",
+        "10s",
+        "--apps.namespaces",
+        "z",
+        "--server-view.monitor-port",
+        "9000",
+    )
     both = load_server_view_settings(view, apps, args)
-    assert (both.source, both.grace, both.namespaces, both.monitor_port, both.enabled) == (Source.OFF, 10.0, ("z",), 9000, False)
+    assert (both.source, both.grace, both.namespaces, both.monitor_port, both.enabled) == (
+        Source.OFF,
+        10.0,
+        ("z",),
+        9000,
+        False,
+    )
 
 
 @pytest.mark.parametrize(

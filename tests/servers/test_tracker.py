@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from exporter.servers.join import join
 from exporter.servers.model import CloseReason, Connection, ExpectedPod, LogEntry, ServerConnz, ServerView, Source
 from exporter.servers.tracker import RECONNECT_BUCKETS, Tracker
@@ -10,11 +12,17 @@ POD = ExpectedPod("shop", "orders-0", "orders", "10.0.0.1", 100.0)
 APPS = {POD.key: ("shop", "orders")}
 
 
-def conn(server_id: str, cid: int, start: float, *, stop: float | None = None, reason: CloseReason | None = None) -> Connection:
-    return Connection("nats-" + server_id, server_id, cid, "10.0.0.1", cid, start, subscriptions=1, stop=stop, reason=reason)
+def conn(
+    server_id: str, cid: int, start: float, *, stop: float | None = None, reason: CloseReason | None = None
+) -> Connection:
+    return Connection(
+        "nats-" + server_id, server_id, cid, "10.0.0.1", cid, start, subscriptions=1, stop=stop, reason=reason
+    )
 
 
-def poll(tracker: Tracker, at: float, open_: list[Connection], closed: list[Connection] = (), log: LogEntry | None = None) -> None:  # type: ignore[assignment]
+def poll(
+    tracker: Tracker, at: float, open_: list[Connection], closed: Sequence[Connection] = (), log: LogEntry | None = None
+) -> None:
     by_server: dict[str, tuple[list[Connection], list[Connection]]] = {"S1": ([], []), "S2": ([], [])}
     for c in open_:
         by_server[c.server_id][0].append(c)
@@ -41,12 +49,19 @@ def test_closes_from_before_start_up_are_history_new_ones_count_once() -> None:
 def test_gap_dated_by_the_old_connections_stop() -> None:
     tracker = Tracker()
     poll(tracker, 1000.0, [conn("S1", 5, 900.0)])
-    poll(tracker, 1030.0, [conn("S2", 7, 1012.0)], [conn("S1", 5, 900.0, stop=1010.0, reason=CloseReason.SERVER_SHUTDOWN)])
+    poll(
+        tracker,
+        1030.0,
+        [conn("S2", 7, 1012.0)],
+        [conn("S1", 5, 900.0, stop=1010.0, reason=CloseReason.SERVER_SHUTDOWN)],
+    )
     histogram = tracker.reconnects[("shop", "orders")]
     assert (histogram.count, histogram.total) == (1, 2.0)
-    assert histogram.buckets[RECONNECT_BUCKETS.index(2.5)] == 1 and histogram.buckets[RECONNECT_BUCKETS.index(1.0)] == 0
+    assert histogram.buckets[RECONNECT_BUCKETS.index(2.5)] == 1
+    assert histogram.buckets[RECONNECT_BUCKETS.index(1.0)] == 0
     worst = tracker.worst(("shop", "orders"))
-    assert worst is not None and (worst.pod, worst.seconds, worst.bounded) == ("orders-0", 2.0, False)
+    assert worst is not None
+    assert (worst.pod, worst.seconds, worst.bounded) == ("orders-0", 2.0, False)
 
 
 def test_gap_dated_by_the_log_else_an_upper_bound() -> None:
@@ -58,7 +73,8 @@ def test_gap_dated_by_the_log_else_an_upper_bound() -> None:
     poll(bound, 1000.0, [conn("S1", 5, 900.0)])
     poll(bound, 1030.0, [conn("S2", 7, 1012.0)])
     worst = bound.worst(("shop", "orders"))
-    assert worst is not None and (worst.seconds, worst.bounded) == (12.0, True)
+    assert worst is not None
+    assert (worst.seconds, worst.bounded) == (12.0, True)
 
 
 def test_no_gap_while_a_connection_carries_on_or_was_merely_unseen() -> None:

@@ -6,7 +6,9 @@ from exporter.servers.model import Connection, ExpectedPod, LogEntry, ServerConn
 from exporter.servers.verdicts import VerdictRules, verdict_for
 
 NOW = 10_000.0
-RULES = VerdictRules(grace=30.0, slow_consumer_bytes=1000, slow_consumer_window=300.0, publish_only=frozenset({"ingest"}))
+RULES = VerdictRules(
+    grace=30.0, slow_consumer_bytes=1000, slow_consumer_window=300.0, publish_only=frozenset({"ingest"})
+)
 
 
 def view(answered: int = 3, expected: int = 3) -> ServerView:
@@ -47,7 +49,8 @@ def test_grace_and_readiness() -> None:
 def test_a_partial_view_never_says_not_connected_or_half_open() -> None:
     partial = view(answered=2, expected=3)
     result = verdict_for(pod(), [], partial, LogEntry("connected", NOW - 100), None, RULES)
-    assert result.verdict is Verdict.UNKNOWN and "2 of 3" in result.detail
+    assert result.verdict is Verdict.UNKNOWN
+    assert "2 of 3" in result.detail
     failed = ServerView(Source.ACCOUNT, NOW, (), 3, True)
     assert verdict_for(pod(), [], failed, None, None, RULES).verdict is Verdict.UNKNOWN
     assert verdict_for(pod(), [conn()], partial, None, None, RULES).verdict is Verdict.CONNECTED  # seen is seen
@@ -56,4 +59,3 @@ def test_a_partial_view_never_says_not_connected_or_half_open() -> None:
 def test_a_log_event_newer_than_the_poll_waits_for_the_next() -> None:
     result = verdict_for(pod(), [], view(), LogEntry("connected", NOW + 1), None, RULES)
     assert result.verdict is Verdict.UNKNOWN
-
