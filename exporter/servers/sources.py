@@ -36,6 +36,7 @@ from .model import Connection, ServerConnz, ServerView, Source, ViewFailure
 ACCOUNT_SUBJECT = "$SYS.REQ.ACCOUNT.PING.CONNZ"
 SYSTEM_SUBJECT = "$SYS.REQ.SERVER.PING.CONNZ"
 GLOBAL_ACCOUNT = "$G"
+STRAGGLER_WAIT = 1.0  # how long to wait for each server still expected, after the others answered
 MAX_PAGES = 100  # 100 pages of 1,024: far more connections than one server takes; a bound against a loop
 
 
@@ -100,7 +101,11 @@ class _Gathered:
 
 
 async def _scatter(client: Client, subject: str, body: bytes, ctx: PollContext, deadline: float) -> list[bytes]:
-    """Publish once with an inbox as reply; every reply until `quiet` passes without one (or the deadline)."""
+    """Publish once with an inbox as reply; every reply until `quiet` passes without one (or the deadline).
+
+    While fewer servers answered than are expected, the pause is longer (`STRAGGLER_WAIT`): a reply crossing a busy
+    route can be late, and a missing server makes every pod on it `unknown`.
+    """
     loop = asyncio.get_running_loop()
     replies: asyncio.Queue[bytes] = asyncio.Queue()
 
@@ -114,7 +119,12 @@ async def _scatter(client: Client, subject: str, body: bytes, ctx: PollContext, 
         received: list[bytes] = []
         while True:
             remaining = deadline - loop.time()
-            wait = remaining if not received else min(ctx.quiet, remaining)
+            if not received:
+                wait = remaining
+            elif len(received) < ctx.expected_servers:
+                wait = min(max(ctx.quiet, STRAGGLER_WAIT), remaining)  # a known server is late: give it a while
+            else:
+                wait = min(ctx.quiet, remaining)  # all known answered: a short pause for servers new to us
             if wait <= 0:
                 return received
             try:

@@ -36,6 +36,7 @@ accounts {{
   SYS {{ users [{{user: sys, password: {password}}}] }}
 }}
 system_account: SYS
+authorization {{ users [{{user: plain, password: {password}}}] }}
 cluster {{
   name: nce
   listen: {host}:{cluster_port}

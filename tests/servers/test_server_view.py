@@ -256,3 +256,16 @@ async def test_2500_connections_are_paged(cluster: Cluster) -> None:
 
 async def _quiet(error: Exception) -> None:
     pass
+
+
+async def test_the_global_account_shows_no_closed_connections_and_says_so(
+    cluster: Cluster, app_pods: list[AppPod]
+) -> None:
+    app_pods.append(await start_app_pod(cluster, "orders-0", pod_ip(0), user="plain"))
+    pods = [expected_pod("orders-0", pod_ip(0))]
+    loop = make_loop(cluster, lambda: pods, user="plain")
+    try:
+        snapshot = await poll_until(loop, lambda s: s.pods[0].verdict is Verdict.CONNECTED, "orders-0 in $G")
+        assert not snapshot.view.closed_visible  # $G: the servers list no closed connections through the NATS port
+    finally:
+        await loop.close()
