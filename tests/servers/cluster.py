@@ -198,7 +198,14 @@ class AppPod:
 
 
 async def start_app_pod(
-    cluster: Cluster, name: str, ip: str, *, server: int = 0, user: str = "app", subscribe: bool = True
+    cluster: Cluster,
+    name: str,
+    ip: str,
+    *,
+    server: int = 0,
+    user: str = "app",
+    subscribe: bool = True,
+    reconnect: bool = False,
 ) -> AppPod:
     target = cluster.servers[server]
     relay = Relay(ip, (target.host, target.port))
@@ -207,7 +214,9 @@ async def start_app_pod(
         f"nats://{user}:{PASSWORD}@{ip}:{port}",
         name=name,
         error_cb=_quiet,
-        allow_reconnect=False,
+        allow_reconnect=reconnect,
+        reconnect_time_wait=0.1,
+        max_reconnect_attempts=-1,
         connect_timeout=5,
     )
     if subscribe:

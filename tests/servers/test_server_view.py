@@ -269,3 +269,28 @@ async def test_the_global_account_shows_no_closed_connections_and_says_so(
         assert not snapshot.view.closed_visible  # $G: the servers list no closed connections through the NATS port
     finally:
         await loop.close()
+
+
+async def test_a_nats_restart_is_measured_as_each_pods_reconnect_gap(cluster: Cluster, app_pods: list[AppPod]) -> None:
+    app_pods.append(await start_app_pod(cluster, "orders-0", pod_ip(0), server=2, reconnect=True))
+    app_pods.append(await start_app_pod(cluster, "orders-1", pod_ip(1), server=0))
+    pods = [expected_pod("orders-0", pod_ip(0)), expected_pod("orders-1", pod_ip(1))]
+    loop = make_loop(cluster, lambda: pods)
+    try:
+        await poll_until(loop, lambda s: s.pods[0].servers == ("nats-2",), "orders-0 on nats-2")
+        await cluster.servers[2].stop()
+        down_at = time.time()
+        await asyncio.sleep(1.0)  # the outage the pod lives through
+        await cluster.servers[2].start()
+        up_at = time.time()
+        await poll_until(
+            loop, lambda s: loop.board.tracker.reconnects[(NAMESPACE, APP)].count == 1, "the reconnect measured"
+        )
+        worst = loop.board.tracker.worst((NAMESPACE, APP))
+        assert worst is not None
+        assert worst.pod == "orders-0"  # orders-1 on nats-0 never lost its connection
+        assert worst.seconds >= up_at - down_at - 0.5  # at least the outage (clock granularity aside)
+        samples = scrape(loop.board)
+        assert value(samples, "nats_connectivity_app_reconnect_seconds_count", namespace=NAMESPACE, app=APP) == 1
+    finally:
+        await loop.close()
