@@ -82,10 +82,15 @@ class ServerViewLoop:
         logs: Callable[[], Mapping[PodKey, LogEntry]] = dict,
         connect: Connect | None = None,
         monitor_urls: Callable[[], Sequence[str]] = tuple,
+        expected_servers: Callable[[], int] = lambda: 0,
     ) -> None:
+        """`expected_servers`: what the app knows of the cluster's size (the NATS Service's ready endpoints), so
+        that even the first poll after start-up can tell a partial answer; the most of it, `server_view.servers`
+        and the servers that answered in the last 10 minutes counts."""
         self.settings = settings
         self.board = board
         self._pods, self._logs, self._connect, self._monitor_urls = pods, logs, connect, monitor_urls
+        self._expected_servers = expected_servers
         self._client: Client | None = None
         self._account = ""
         self._http: aiohttp.ClientSession | None = None
@@ -122,7 +127,9 @@ class ServerViewLoop:
             timeout=settings.timeout,
             quiet=settings.quiet_period,
             page_limit=settings.page_size,
-            expected_servers=self.board.tracker.expected_servers(time.time(), settings.servers),
+            expected_servers=self.board.tracker.expected_servers(
+                time.time(), max(settings.servers, self._expected_servers())
+            ),
             server_names=self._names,
         )
         if settings.source is Source.MONITOR:

@@ -214,10 +214,12 @@ async def collect_monitor(ctx: PollContext) -> ServerView:
     deadline = loop.time() + ctx.timeout
     errors: list[str] = []
 
+    http = ctx.http
+
     async def one(base: str) -> None:
         try:
             async with asyncio.timeout(max(0.0, deadline - loop.time())):
-                await _monitor_server(ctx.http, base.rstrip("/"), ctx, gathered)  # type: ignore[arg-type]
+                await _monitor_server(http, base.rstrip("/"), ctx, gathered)
         except (TimeoutError, aiohttp.ClientError, OSError, ConnzError) as error:
             errors.append(f"{base}: {type(error).__name__}")
 

@@ -49,6 +49,7 @@ def make_loop(
     user: str = "app",
     source: Source = Source.ACCOUNT,
     logs: Callable[[], Mapping[PodKey, LogEntry]] = dict,
+    expected_servers: Callable[[], int] = lambda: 0,
     **changes: object,
 ) -> ServerViewLoop:
     async def connect() -> Client:
@@ -62,7 +63,13 @@ def make_loop(
     settings = view_settings(source=source, **changes)
     board = ServerViewBoard(target="default")
     return ServerViewLoop(
-        settings, board, pods=pods, logs=logs, connect=connect, monitor_urls=lambda: cluster.monitor_urls
+        settings,
+        board,
+        pods=pods,
+        logs=logs,
+        connect=connect,
+        monitor_urls=lambda: cluster.monitor_urls,
+        expected_servers=expected_servers,
     )
 
 

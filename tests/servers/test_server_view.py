@@ -294,3 +294,16 @@ async def test_a_nats_restart_is_measured_as_each_pods_reconnect_gap(cluster: Cl
         assert value(samples, "nats_connectivity_app_reconnect_seconds_count", namespace=NAMESPACE, app=APP) == 1
     finally:
         await loop.close()
+
+
+async def test_the_first_poll_knows_the_cluster_size_from_the_app(cluster: Cluster, app_pods: list[AppPod]) -> None:
+    app_pods.append(await start_app_pod(cluster, "orders-0", pod_ip(0), server=0))
+    await cluster.servers[2].stop()
+    pods = [expected_pod("orders-0", pod_ip(0)), expected_pod("orders-2", pod_ip(2))]
+    loop = make_loop(cluster, lambda: pods, expected_servers=lambda: 3)
+    try:
+        snapshot = await loop.poll()  # no memory of nats-2 yet: the endpoints' count says three
+        assert (snapshot.view.answered, snapshot.view.expected_servers) == (2, 3)
+        assert verdict_of(snapshot, "orders-2") is Verdict.UNKNOWN
+    finally:
+        await loop.close()
