@@ -22,8 +22,9 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
-from ..logwatch.tally import PodState
 from .model import Connection, ExpectedPod, JoinResult, LogEntry, PodKey, ServerView, Verdict
+
+LOG_CONNECTED = "connected"  # the log view's state for a pod whose latest event is "connected" (logwatch PodState)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +99,7 @@ def verdict_for(
         )
     if in_grace:
         return PodVerdict(pod, Verdict.UNKNOWN, f"started {now - since:.0f}s ago: within the grace period")  # type: ignore[operator]
-    log_connected = log is not None and log.state == PodState.CONNECTED
+    log_connected = log is not None and log.state == LOG_CONNECTED
     if log_connected and log is not None and log.at is not None and log.at > now:
         return PodVerdict(pod, Verdict.UNKNOWN, "its log says connected after the last poll")
     if log_connected:
