@@ -1,0 +1,229 @@
+"""One container directory followed across kubelet's rotations and the container's restarts, exactly.
+
+The follower holds open the file it reads and every newer file it has seen (so a deleted pod's files are read to
+their end even after kubelet removed the directory), in the order they were written. It moves to the next file
+only when one exists: the runtime writes to a renamed file until it has reopened the new one, so the old file is
+complete once a newer file is there, and it is drained once more before it is closed. It never reopens a file it
+has finished: a listing is matched against the open files (by inode, or by first bytes for a gzipped copy), and
+only files after the newest match are new. Kubelet deletes the oldest files first, so when none matches, every
+listed file of this or a later restart is newer than anything read.
+
+All of it is blocking file work: `poll` runs in the agent's reading thread, never on the event loop.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+
+from ..logwatch.tally import LogSource
+from .cri import Counted, CriCounter
+from .files import HEAD_BYTES, READ_SIZE, LogFile, OpenLog, gzip_head, list_chain
+from .positions import Position, PositionStore
+
+
+class Start(StrEnum):
+    NOW = "now"  # found at start-up with no saved position: count from the end of its newest file
+    BEGINNING = "beginning"  # new since start-up (or --logs.from-start): count every line of every file
+
+
+@dataclass(slots=True)
+class PollResult:
+    counted: Counted = field(default_factory=Counted)
+    bytes_read: int = 0
+    rotations: int = 0  # moves to the next file of the same instance
+    restarts: int = 0  # moves to the file of the next instance
+    finished: bool = False  # the pod is gone and every file it left was read to its end
+
+
+class ContainerLog:
+    def __init__(
+        self,
+        directory: Path,
+        source: LogSource,
+        uid: str,
+        counter: CriCounter,
+        store: PositionStore,
+        *,
+        start: Start,
+        container_id: str = "",
+    ) -> None:
+        self.directory = directory
+        self.source = source
+        self.uid = uid
+        self.counter = counter
+        self.container_id = container_id
+        self._store = store
+        self._start = start
+        self._started = False
+        self.current: OpenLog | None = None
+        self.queue: list[OpenLog] = []
+        self.finishing = False
+        self._gzip_heads: dict[tuple[int, int], bytes] = {}
+        self._saved: tuple[object, ...] | None = None
+
+    @property
+    def open_files(self) -> int:
+        return (self.current is not None) + len(self.queue)
+
+    def poll(self, budget: int) -> PollResult:
+        """Read what is new, up to about `budget` bytes; save the position if it moved."""
+        result = PollResult()
+        if not self._started:
+            self._started = self._begin()
+        exhausted = False
+        while self._started:
+            if budget <= 0:
+                exhausted = True
+                break
+            if self.current is None:
+                if not self.queue:
+                    self._discover()
+                    if not self.queue:
+                        break
+                self.current = self.queue.pop(0)
+                continue
+            data, used = self.current.read(min(READ_SIZE, budget))
+            if used:
+                self._feed(data, used, result)
+                budget -= used
+                continue
+            # At the end of the current file. Finished only if a newer file exists (the writer moved on).
+            if not self.queue:
+                self._discover()
+            if not self.queue:
+                break
+            data, used = self.current.read(min(READ_SIZE, budget))
+            if used:
+                self._feed(data, used, result)
+                budget -= used
+                continue
+            previous = self.current
+            previous.close()
+            self.current = self.queue.pop(0)
+            if self.current.file.restart != previous.file.restart:
+                result.restarts += 1
+            else:
+                result.rotations += 1
+        if self.finishing and not exhausted:
+            result.finished = True
+            self.close()
+            self._store.delete(self.uid, self.source.container)
+            return result
+        self._save()
+        return result
+
+    def _feed(self, data: bytes, used: int, result: PollResult) -> None:
+        result.bytes_read += used
+        result.counted.add(self.counter.feed(data))
+
+    def _begin(self) -> bool:
+        """Where to start: the saved position, the end of the newest file (now), or the first file (beginning)."""
+        saved = self._store.load(self.uid, self.source.container)
+        chain = list_chain(self.directory)
+        if saved is not None:
+            return self._resume(saved, chain)
+        if self._start is Start.BEGINNING or not chain:
+            return self._append(chain)  # nothing there yet: whatever comes is new
+        newest = chain[-1]
+        try:
+            size = newest.path.stat().st_size if not newest.gzipped else 0
+        except FileNotFoundError:
+            return False  # rotated under us: look again next time
+        opened = OpenLog.open(newest, size, align=True) if not newest.gzipped else None
+        if opened is None:
+            return False
+        self.queue = [opened]
+        return True
+
+    def _resume(self, saved: Position, chain: list[LogFile]) -> bool:
+        self.counter.partial = dict(saved.partial)
+        index = next((i for i, file in enumerate(chain) if self._is_saved_file(file, saved)), None)
+        if index is None:
+            # Rotated away while we were down: every remaining file of that instance or a later one is newer.
+            return self._append([file for file in chain if file.restart >= saved.restart])
+        opened = OpenLog.open(chain[index], saved.offset)
+        if opened is None:
+            return False
+        self.queue = [opened]
+        return self._append(chain[index + 1 :])
+
+    def _is_saved_file(self, file: LogFile, saved: Position) -> bool:
+        if file.restart != saved.restart or not saved.head:
+            return False
+        if not file.gzipped:
+            if (file.device, file.inode) != (saved.device, saved.inode):
+                return False
+            try:
+                with open(file.path, "rb") as handle:
+                    return handle.read(len(saved.head)) == saved.head
+            except FileNotFoundError:
+                return False
+        key = (file.device, file.inode)
+        if key not in self._gzip_heads:
+            self._gzip_heads[key] = gzip_head(file.path)
+        return self._gzip_heads[key][: len(saved.head)] == saved.head
+
+    def _discover(self) -> None:
+        """Open the files written after every file we hold."""
+        chain = list_chain(self.directory)
+        known = ([self.current] if self.current is not None else []) + self.queue
+        if not known:
+            self._append(chain)
+            return
+        last = -1
+        for index, file in enumerate(chain):
+            if any(held.is_listed_as(file, self._gzip_heads) for held in known):
+                last = index
+        if last >= 0:
+            self._append(chain[last + 1 :])
+        else:
+            oldest = known[0].file.restart
+            self._append([file for file in chain if file.restart >= oldest])
+        self._forget_gzip_heads(chain)
+
+    def _append(self, files: list[LogFile]) -> bool:
+        for file in files:
+            opened = OpenLog.open(file)
+            if opened is None:
+                return True  # renamed or removed since the listing: the next listing says what it became
+            self.queue.append(opened)
+        return True
+
+    def _forget_gzip_heads(self, chain: list[LogFile]) -> None:
+        listed = {(file.device, file.inode) for file in chain}
+        for key in [key for key in self._gzip_heads if key not in listed]:
+            del self._gzip_heads[key]
+
+    def _save(self) -> None:
+        current = self.current
+        if current is None:
+            return
+        head = current.head()[:HEAD_BYTES]
+        state = (current.identity, current.offset, head, tuple(sorted(self.counter.partial.items())))
+        if state == self._saved or not head:
+            return
+        self._store.save(
+            Position(
+                namespace=self.source.namespace,
+                pod=self.source.pod,
+                uid=self.uid,
+                app=self.source.app,
+                container=self.source.container,
+                container_id=self.container_id,
+                restart=current.file.restart,
+                device=current.file.device,
+                inode=current.file.inode,
+                head=head,
+                offset=current.offset,
+                partial=dict(self.counter.partial),
+            )
+        )
+        self._saved = state
+
+    def close(self) -> None:
+        for opened in ([self.current] if self.current is not None else []) + self.queue:
+            opened.close()
+        self.current = None
+        self.queue = []
