@@ -20,6 +20,8 @@ from pathlib import Path
 
 HEAD_BYTES = 64
 READ_SIZE = 1024 * 1024
+MAX_PHYSICAL_LINE = 1024 * 1024
+MIN_READ = 64 * 1024
 _NAME = re.compile(r"^(\d+)\.log(?:\.(\d{8}-\d{6}))?(\.gz)?$")
 
 
@@ -33,6 +35,12 @@ class LogFile:
     gzipped: bool
     device: int
     inode: int
+    stamp: tuple[int, int] = (0, 0)  # (mtime ns, size): an inode number is reused once its file is deleted
+
+    @property
+    def key(self) -> tuple[int, int, int, int]:
+        """Names this content: a gzipped file never changes after its rename into place."""
+        return (self.device, self.inode, *self.stamp)
 
     @property
     def order(self) -> tuple[int, int, str]:
@@ -57,7 +65,17 @@ def list_chain(directory: Path) -> list[LogFile]:
         restart, rotated_at, gz = match.groups()
         if gz and not rotated_at:
             continue
-        files.append(LogFile(Path(entry.path), int(restart), rotated_at or "", bool(gz), stat.st_dev, stat.st_ino))
+        files.append(
+            LogFile(
+                Path(entry.path),
+                int(restart),
+                rotated_at or "",
+                bool(gz),
+                stat.st_dev,
+                stat.st_ino,
+                (stat.st_mtime_ns, stat.st_size),
+            )
+        )
     files.sort(key=lambda f: f.order)
     return files
 
@@ -121,44 +139,55 @@ class OpenLog:
             self._head = gzip_head(self.file.path)
         return self._head
 
-    def is_listed_as(self, other: LogFile, gzip_heads: dict[tuple[int, int], bytes]) -> bool:
+    def is_listed_as(self, other: LogFile, gzip_heads: dict[tuple[int, int, int, int], bytes]) -> bool:
         """Whether `other` (from a listing) is this file: same inode, or its gzipped copy."""
         if not other.gzipped or self.file.gzipped:
             return (other.device, other.inode) == self.identity
         head = self.head()
         if not head:
             return False
-        key = (other.device, other.inode)
-        if key not in gzip_heads:
-            gzip_heads[key] = gzip_head(other.path)
-        return gzip_heads[key][: len(head)] == head
+        if other.key not in gzip_heads:
+            gzip_heads[other.key] = gzip_head(other.path)
+        return gzip_heads[other.key][: len(head)] == head
 
     def read(self, limit: int = READ_SIZE) -> tuple[bytes, int]:
-        """Whole lines from `offset`, at most about `limit` bytes: (data, bytes consumed). (b"", 0) at the end."""
-        raw = self._read_raw(limit)
-        data = self._tail + raw if self._tail else raw
+        """Whole lines from `offset`: (data, bytes consumed), about `limit` bytes or up to the next line end.
+
+        A line the writer has not finished stays unread ((b"", 0) at the end of the file). A physical line longer
+        than MAX_PHYSICAL_LINE (runtimes split at 16 KiB, so only garbage) is cut there.
+        """
+        data = self._tail
+        while True:
+            raw = self._read_raw(max(limit, MIN_READ), self.offset + len(data))
+            if not raw:
+                break
+            data += raw
+            if raw.find(b"\n") != -1 or len(data) >= MAX_PHYSICAL_LINE:
+                break
         skipped = 0
-        if self._skip_to_line and data:
+        if self._skip_to_line:
             newline = data.find(b"\n")
             if newline == -1:
-                self._tail, self.offset = b"", self.offset + len(data)
-                return b"", len(data)
+                if len(data) < MAX_PHYSICAL_LINE:
+                    self._tail = data
+                    return b"", 0
+                newline = len(data) - 1
             skipped, data = newline + 1, data[newline + 1 :]
             self._skip_to_line = False
         end = data.rfind(b"\n") + 1
-        if end == 0 and len(data) >= limit:
-            end = len(data)  # no newline in a whole read: a line beyond any sane length; cut it here
+        if end == 0 and len(data) >= MAX_PHYSICAL_LINE:
+            end = len(data)
         self._tail = data[end:]
         self.offset += skipped + end
         return data[:end], skipped + end
 
-    def _read_raw(self, limit: int) -> bytes:
+    def _read_raw(self, limit: int, position: int) -> bytes:
         if self._gzip is not None:
             try:
                 return self._gzip.read(limit)
             except (OSError, EOFError):
                 return b""  # a truncated archive: what could be read was read
-        return os.pread(self.fd, limit, self.offset + len(self._tail))
+        return os.pread(self.fd, limit, position)
 
     def close(self) -> None:
         if self._gzip is not None:

@@ -13,6 +13,8 @@ All of it is blocking file work: `poll` runs in the agent's reading thread, neve
 
 from __future__ import annotations
 
+import os
+import time
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -21,6 +23,8 @@ from ..logwatch.tally import LogSource
 from .cri import Counted, CriCounter
 from .files import HEAD_BYTES, READ_SIZE, LogFile, OpenLog, gzip_head, list_chain
 from .positions import Position, PositionStore
+
+RECENT_NS = 2_000_000_000
 
 
 class Start(StrEnum):
@@ -60,8 +64,9 @@ class ContainerLog:
         self.current: OpenLog | None = None
         self.queue: list[OpenLog] = []
         self.finishing = False
-        self._gzip_heads: dict[tuple[int, int], bytes] = {}
+        self._gzip_heads: dict[tuple[int, int, int, int], bytes] = {}
         self._saved: tuple[object, ...] | None = None
+        self._directory_seen: tuple[int, int] | None = None
 
     @property
     def open_files(self) -> int:
@@ -72,6 +77,8 @@ class ContainerLog:
         result = PollResult()
         if not self._started:
             self._started = self._begin()
+        elif self._directory_changed():
+            self._discover()  # hold newer files open at once: the directory may vanish before we reach them
         exhausted = False
         while self._started:
             if budget <= 0:
@@ -90,7 +97,7 @@ class ContainerLog:
                 budget -= used
                 continue
             # At the end of the current file. Finished only if a newer file exists (the writer moved on).
-            if not self.queue:
+            if not self.queue and self._directory_changed():
                 self._discover()
             if not self.queue:
                 break
@@ -160,10 +167,25 @@ class ContainerLog:
                     return handle.read(len(saved.head)) == saved.head
             except FileNotFoundError:
                 return False
-        key = (file.device, file.inode)
-        if key not in self._gzip_heads:
-            self._gzip_heads[key] = gzip_head(file.path)
-        return self._gzip_heads[key][: len(saved.head)] == saved.head
+        if file.key not in self._gzip_heads:
+            self._gzip_heads[file.key] = gzip_head(file.path)
+        return self._gzip_heads[file.key][: len(saved.head)] == saved.head
+
+    def _directory_changed(self) -> bool:
+        """Whether a listing may show something new: the directory changed, or changed too recently to tell.
+
+        A directory's mtime moves on every rename, create and delete in it, but in coarse steps (the kernel's
+        clock tick): a change within the same step as our last listing leaves it equal. So a directory changed in
+        the last RECENT seconds is always listed again.
+        """
+        try:
+            stat = os.stat(self.directory)
+        except (FileNotFoundError, NotADirectoryError):
+            return False  # gone: the files we hold are all there is
+        seen = (stat.st_ino, stat.st_mtime_ns)
+        changed = seen != self._directory_seen or time.time_ns() - stat.st_mtime_ns < RECENT_NS
+        self._directory_seen = seen
+        return changed
 
     def _discover(self) -> None:
         """Open the files written after every file we hold."""
@@ -192,7 +214,7 @@ class ContainerLog:
         return True
 
     def _forget_gzip_heads(self, chain: list[LogFile]) -> None:
-        listed = {(file.device, file.inode) for file in chain}
+        listed = {file.key for file in chain}
         for key in [key for key in self._gzip_heads if key not in listed]:
             del self._gzip_heads[key]
 
