@@ -125,7 +125,8 @@ def test_a_deleted_pods_files_are_read_to_their_end(node: SimNode, tmp_path: Pat
     assert not node.root.joinpath("ns").exists()
     reader.log.finishing = True
     reader.drain()
-    assert reader.last is not None and reader.last.finished
+    assert reader.last is not None
+    assert reader.last.finished
     assert reader.matches(node)
     assert not list((tmp_path / "state").glob("*.json"))  # its position is forgotten
 
