@@ -67,6 +67,7 @@ class ContainerLog:
         self._gzip_heads: dict[tuple[int, int, int, int], bytes] = {}
         self._saved: tuple[object, ...] | None = None
         self._directory_seen: tuple[int, int] | None = None
+        self._finished: tuple[LogFile, int, bytes] | None = None  # the last file read to its end
 
     @property
     def open_files(self) -> int:
@@ -107,6 +108,9 @@ class ContainerLog:
                 budget -= used
                 continue
             previous = self.current
+            head = previous.head()
+            if head:
+                self._finished = (previous.file, previous.offset, head)
             previous.close()
             self.current = self.queue.pop(0)
             if self.current.file.restart != previous.file.restart:
@@ -146,6 +150,7 @@ class ContainerLog:
 
     def _resume(self, saved: Position, chain: list[LogFile]) -> bool:
         self.counter.partial = dict(saved.partial)
+        self._saved = ("resumed",)  # the record on disk stays until reading moves on
         index = next((i for i, file in enumerate(chain) if self._is_saved_file(file, saved)), None)
         if index is None:
             # Rotated away while we were down: every remaining file of that instance or a later one is newer.
@@ -157,7 +162,8 @@ class ContainerLog:
         return self._append(chain[index + 1 :])
 
     def _is_saved_file(self, file: LogFile, saved: Position) -> bool:
-        if file.restart != saved.restart or not saved.head:
+        """The saved file: the same inode with the same first bytes, or its gzipped copy (by first bytes)."""
+        if file.restart != saved.restart or saved.inode == 0:
             return False
         if not file.gzipped:
             if (file.device, file.inode) != (saved.device, saved.inode):
@@ -167,6 +173,8 @@ class ContainerLog:
                     return handle.read(len(saved.head)) == saved.head
             except FileNotFoundError:
                 return False
+        if not saved.head:
+            return False  # an empty file is never gzipped
         if file.key not in self._gzip_heads:
             self._gzip_heads[file.key] = gzip_head(file.path)
         return self._gzip_heads[file.key][: len(saved.head)] == saved.head
@@ -219,30 +227,49 @@ class ContainerLog:
             del self._gzip_heads[key]
 
     def _save(self) -> None:
+        """Record where reading stands, if it moved.
+
+        A file with nothing in it yet is never recorded (an empty file cannot be told from another one once its
+        inode is reused): the record names the file before it, read to its end, and a resume goes on with every
+        file after that one. A follower that has no record at all and nothing to read writes a record that
+        says "from the first line of whatever appears", so lines written while the agent is down are not taken
+        for old ones.
+        """
         current = self.current
-        if current is None:
+        head = current.head()[:HEAD_BYTES] if current is not None else b""
+        if current is not None and head:
+            file, offset = current.file, current.offset
+        elif self._finished is not None:
+            file, offset, head = self._finished
+        else:
+            if self._saved is None and self._started:
+                self._store.save(self._position(restart=0, device=0, inode=0, head=b"", offset=0))
+                self._saved = ("nothing yet",)
             return
-        head = current.head()[:HEAD_BYTES]
-        state = (current.identity, current.offset, head, tuple(sorted(self.counter.partial.items())))
-        if state == self._saved or not head:
+        state = (file.key[:2], offset, head, tuple(sorted(self.counter.partial.items())))
+        if state == self._saved:
             return
         self._store.save(
-            Position(
-                namespace=self.source.namespace,
-                pod=self.source.pod,
-                uid=self.uid,
-                app=self.source.app,
-                container=self.source.container,
-                container_id=self.container_id,
-                restart=current.file.restart,
-                device=current.file.device,
-                inode=current.file.inode,
-                head=head,
-                offset=current.offset,
-                partial=dict(self.counter.partial),
-            )
+            self._position(restart=file.restart, device=file.device, inode=file.inode, head=head, offset=offset)
         )
         self._saved = state
+
+    def _position(self, *, restart: int, device: int, inode: int, head: bytes, offset: int) -> Position:
+        source = self.source
+        return Position(
+            namespace=source.namespace,
+            pod=source.pod,
+            uid=self.uid,
+            app=source.app,
+            container=source.container,
+            container_id=self.container_id,
+            restart=restart,
+            device=device,
+            inode=inode,
+            head=head,
+            offset=offset,
+            partial=dict(self.counter.partial),
+        )
 
     def close(self) -> None:
         for opened in ([self.current] if self.current is not None else []) + self.queue:

@@ -146,9 +146,14 @@ class SimNode:
         if event is not None:
             self.truth[(sim.namespace, sim.app, event)] += 1
 
-    def rename_live(self, pod: str, container: str = "app") -> Path:
-        """kubelet's first step: the live file gets its rotation name (the runtime still writes to it)."""
+    def rename_live(self, pod: str, container: str = "app") -> Path | None:
+        """kubelet's first step: the live file gets its rotation name (the runtime still writes to it).
+
+        kubelet rotates a file only once it has reached `containerLogMaxSize`: never an empty one (None).
+        """
         sim = self.pods[pod].containers[container]
+        if sim.live.stat().st_size == 0:
+            return None
         self._rotation_clock += 1
         stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime(self._rotation_clock))
         rotated = sim.directory / f"{sim.restart}.log.{stamp}"
@@ -164,8 +169,8 @@ class SimNode:
         self.compress_and_prune(pod, container)
 
     def rotate(self, pod: str, container: str = "app") -> None:
-        self.rename_live(pod, container)
-        self.reopen(pod, container)
+        if self.rename_live(pod, container) is not None:
+            self.reopen(pod, container)
 
     def rotated_files(self, pod: str, container: str = "app") -> list[Path]:
         sim = self.pods[pod].containers[container]
