@@ -101,9 +101,11 @@ class SimNode:
         self._rotation_clock = START
         self._uids = 0
 
-    def add_pod(self, namespace: str, name: str, app: str, containers: tuple[str, ...] = ("app",)) -> SimPod:
+    def add_pod(
+        self, namespace: str, name: str, app: str, containers: tuple[str, ...] = ("app",), *, uid: str = ""
+    ) -> SimPod:
         self._uids += 1
-        uid = f"{self._uids:08d}-0000-4000-8000-{self._uids:012d}"
+        uid = uid or f"{self._uids:08d}-0000-4000-8000-{self._uids:012d}"
         pod = SimPod(namespace, name, uid, app, self.root / f"{namespace}_{name}_{uid}")
         for container in containers:
             sim = SimContainer(pod.directory / container)
