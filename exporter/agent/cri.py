@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import lru_cache
+from typing import cast
 
 from ..logwatch.matcher import Event, Matcher, Patterns
 
@@ -51,33 +52,30 @@ def _epoch_seconds(date_time: bytes) -> int:
     return timegm((year, month, day, hour, minute, second, 0, 0, 0))
 
 
+_TIME = re.compile(rb"(\d{4}-\d\d-\d\d[Tt]\d\d:\d\d:\d\d)(?:\.(\d{1,9})\d*)?(?:[Zz]|([+-])(\d\d):(\d\d))")
+
+
 def parse_time(token: bytes) -> float:
     """Unix seconds of an RFC 3339 time with any fraction and `Z` or a `±HH:MM` offset; ValueError if not one.
 
     containerd writes local time with its offset (`2026-11-30T12:00:00.5+01:00`), kubelet keeps it.
     """
-    if len(token) < 20 or token[4:5] != b"-" or token[7:8] != b"-" or token[10:11] not in (b"T", b"t"):
+    match = _TIME.fullmatch(token)
+    if match is None:
         raise ValueError(token[:40])
-    if token[13:14] != b":" or token[16:17] != b":" or not token[:4].isdigit():
-        raise ValueError(token[:40])
-    seconds = float(_epoch_seconds(token[:19]))
-    rest = token[19:]
-    if rest[:1] == b".":
-        digits = 1
-        while digits < len(rest) and rest[digits : digits + 1].isdigit():
-            digits += 1
-        if digits == 1:
-            raise ValueError(token[:40])
-        seconds += int(rest[1:digits]) / 10 ** (digits - 1)
-        rest = rest[digits:]
-    if rest in (b"Z", b"z"):
-        return seconds
-    if len(rest) == 6 and rest[0:1] in (b"+", b"-") and rest[3:4] == b":" and rest[1:3].isdigit():
-        if not rest[4:6].isdigit():
-            raise ValueError(token[:40])
-        offset = int(rest[1:3]) * 3600 + int(rest[4:6]) * 60
-        return seconds - offset if rest[0:1] == b"+" else seconds + offset
-    raise ValueError(token[:40])
+    date_time, fraction, sign, hours, minutes = match.groups()
+    seconds = float(_epoch_seconds(date_time))
+    if fraction:
+        seconds += int(fraction) / 10 ** len(fraction)
+    if sign:
+        offset = int(hours) * 3600 + int(minutes) * 60
+        seconds += -offset if sign == b"+" else offset
+    return seconds
+
+
+def _as_bytes(data: bytes | bytearray) -> bytes:
+    """The matcher is typed for bytes and reads a bytearray the same way (`find`, `re`): no copy needed."""
+    return cast(bytes, data)
 
 
 @dataclass(slots=True)
@@ -99,11 +97,14 @@ class CriCounter:
 
     def __init__(self, patterns: Patterns, *, clock: Callable[[], float] = time.time) -> None:
         self._matcher = Matcher(patterns)
+        # A hit's own message is checked against the substrings directly (cheaper than another scan), in the
+        # matcher's order: a line naming several events counts for the first.
+        self._literals = [(text.encode(), event) for event in Event for text in patterns.substrings.get(event, ())]
         self._message_only = any(patterns.regexes.values())  # a regex may anchor on `^`: match bare messages
         self._clock = clock
         self.partial: dict[str, bytes] = {}  # stream -> the message parts of its unfinished line
 
-    def feed(self, data: bytes, begin: int = 0, end: int | None = None) -> Counted:
+    def feed(self, data: bytes | bytearray, begin: int = 0, end: int | None = None) -> Counted:
         """Count data[begin:end], which ends with a newline (or is empty)."""
         stop = len(data) if end is None else end
         counted = Counted()
@@ -121,17 +122,17 @@ class CriCounter:
             position = bulk_end
         return counted
 
-    def _bulk(self, data: bytes, begin: int, end: int, counted: Counted) -> None:
+    def _bulk(self, data: bytes | bytearray, begin: int, end: int, counted: Counted) -> None:
         """Plain `F` lines only: count them, then look at the matcher's hits one by one."""
         counted.lines += data.count(b"\n", begin, end)
         if self._message_only:
             self._bulk_messages(data, begin, end, counted)
             return
-        for start, _event in self._matcher.scan(data, begin, end):
+        for start, _event in self._matcher.scan(_as_bytes(data), begin, end):
             line_end = data.find(b"\n", start, end)
             self._event_of_line(data, start, line_end if line_end != -1 else end, counted)
 
-    def _bulk_messages(self, data: bytes, begin: int, end: int, counted: Counted) -> None:
+    def _bulk_messages(self, data: bytes | bytearray, begin: int, end: int, counted: Counted) -> None:
         """With regexes: strip every prefix (in C) and match the bare messages; a hit's time is its line's.
 
         A hit's line is found again in `data` by its message (the next line ending with it): only the event's
@@ -149,14 +150,15 @@ class CriCounter:
                 cursor = found + 1
             counted.events.append((event, at))
 
-    def _event_of_line(self, data: bytes, start: int, line_end: int, counted: Counted) -> None:
+    def _event_of_line(self, data: bytes | bytearray, start: int, line_end: int, counted: Counted) -> None:
+        """A plain `F` line the matcher hit: `<time> stdout F ` or `<time> stderr F `, so its message starts ten
+        bytes after the first space."""
         first = data.find(b" ", start, line_end)
-        message_start = data.find(b" ", data.find(b" ", first + 1, line_end) + 1, line_end) + 1
-        event = self._event(data[message_start:line_end])
+        event = self._event(data[first + 10 : line_end])
         if event is not None:
             counted.events.append((event, self._time(data[start:first], counted)))
 
-    def _one_line(self, data: bytes, start: int, line_end: int, counted: Counted) -> None:
+    def _one_line(self, data: bytes | bytearray, start: int, line_end: int, counted: Counted) -> None:
         """One line the bulk path does not take: a `P` part, the `F` after one, or a malformed line."""
         first = data.find(b" ", start, line_end)
         second = data.find(b" ", first + 1, line_end) if first != -1 else -1
@@ -172,7 +174,7 @@ class CriCounter:
         if tag not in (b"P", b"F"):
             counted.malformed[Malformed.BAD_TAG] += 1
             return
-        message = data[third + 1 : line_end]
+        message = bytes(data[third + 1 : line_end])
         held = self.partial.get(stream)
         if held is not None:
             # At the limit already, the rest of the line is not matched.
@@ -189,13 +191,15 @@ class CriCounter:
         if event is not None:
             counted.events.append((event, self._time(data[start:first], counted)))
 
-    def _event(self, message: bytes) -> Event | None:
-        hits = self._matcher.scan(message + b"\n")
-        return hits[0][1] if hits else None
+    def _event(self, message: bytes | bytearray) -> Event | None:
+        if self._message_only:
+            hits = self._matcher.scan(_as_bytes(message + b"\n"))
+            return hits[0][1] if hits else None
+        return next((event for literal, event in self._literals if literal in message), None)
 
-    def _time(self, token: bytes, counted: Counted) -> float:
+    def _time(self, token: bytes | bytearray, counted: Counted) -> float:
         try:
-            return parse_time(token)
+            return parse_time(bytes(token))
         except ValueError:
             counted.malformed[Malformed.BAD_TIMESTAMP] += 1
             return self._clock()

@@ -15,6 +15,7 @@ from __future__ import annotations
 import gzip
 import os
 import re
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,6 +24,18 @@ READ_SIZE = 1024 * 1024
 MAX_PHYSICAL_LINE = 1024 * 1024
 MIN_READ = 64 * 1024
 _NAME = re.compile(r"^(\d+)\.log(?:\.(\d{8}-\d{6}))?(\.gz)?$")
+
+
+_LOCAL = threading.local()
+
+
+def _scratch() -> tuple[bytearray, memoryview]:
+    """The calling thread's read buffer: one per thread, not one per followed file (200 files, 1 buffer)."""
+    found: tuple[bytearray, memoryview] | None = getattr(_LOCAL, "buffer", None)
+    if found is None:
+        buffer = bytearray(MAX_PHYSICAL_LINE + READ_SIZE + MIN_READ)
+        found = _LOCAL.buffer = (buffer, memoryview(buffer))
+    return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,44 +163,48 @@ class OpenLog:
             gzip_heads[other.key] = gzip_head(other.path)
         return gzip_heads[other.key][: len(head)] == head
 
-    def read(self, limit: int = READ_SIZE) -> tuple[bytes, int]:
-        """Whole lines from `offset`: (data, bytes consumed), about `limit` bytes or up to the next line end.
+    def read(self, limit: int = READ_SIZE) -> tuple[bytearray, int, int]:
+        """Whole lines from `offset`: (buffer, begin, end), about `limit` bytes or up to the next line end.
 
-        A line the writer has not finished stays unread ((b"", 0) at the end of the file). A physical line longer
-        than MAX_PHYSICAL_LINE (runtimes split at 16 KiB, so only garbage) is cut there.
+        The lines are buffer[begin:end] (end - begin bytes consumed; begin > 0 after skipping to a line start).
+        The buffer is the reading thread's own and is reused by the next read: use it before reading again.
+        A line the writer has not finished stays unread (begin == end at the end of the file). A physical line
+        longer than MAX_PHYSICAL_LINE (runtimes split at 16 KiB, so only garbage) is cut there.
         """
-        data = self._tail
-        while True:
-            raw = self._read_raw(max(limit, MIN_READ), self.offset + len(data))
-            if not raw:
+        buffer, view = _scratch()
+        filled = len(self._tail)
+        buffer[:filled] = self._tail
+        while filled < len(buffer):
+            got = self._read_into(view[filled : filled + min(max(limit, MIN_READ), len(buffer) - filled)], filled)
+            if not got:
                 break
-            data += raw
-            if raw.find(b"\n") != -1 or len(data) >= MAX_PHYSICAL_LINE:
+            filled += got
+            if buffer.find(b"\n", filled - got, filled) != -1 or filled >= MAX_PHYSICAL_LINE:
                 break
-        skipped = 0
+        begin = 0
         if self._skip_to_line:
-            newline = data.find(b"\n")
+            newline = buffer.find(b"\n", 0, filled)
             if newline == -1:
-                if len(data) < MAX_PHYSICAL_LINE:
-                    self._tail = data
-                    return b"", 0
-                newline = len(data) - 1
-            skipped, data = newline + 1, data[newline + 1 :]
+                if filled < MAX_PHYSICAL_LINE:
+                    self._tail = bytes(buffer[:filled])
+                    return buffer, 0, 0
+                newline = filled - 1
+            begin = newline + 1
             self._skip_to_line = False
-        end = data.rfind(b"\n") + 1
-        if end == 0 and len(data) >= MAX_PHYSICAL_LINE:
-            end = len(data)
-        self._tail = data[end:]
-        self.offset += skipped + end
-        return data[:end], skipped + end
+        end = buffer.rfind(b"\n", begin, filled) + 1 or begin
+        if end == begin and filled - begin >= MAX_PHYSICAL_LINE:
+            end = filled
+        self._tail = bytes(buffer[end:filled])
+        self.offset += end
+        return buffer, begin, end
 
-    def _read_raw(self, limit: int, position: int) -> bytes:
+    def _read_into(self, target: memoryview, already: int) -> int:
         if self._gzip is not None:
             try:
-                return self._gzip.read(limit)
+                return self._gzip.readinto(target)
             except (OSError, EOFError):
-                return b""  # a truncated archive: what could be read was read
-        return os.pread(self.fd, limit, position)
+                return 0  # a truncated archive: what could be read was read
+        return os.preadv(self.fd, [target], self.offset + already)
 
     def close(self) -> None:
         if self._gzip is not None:

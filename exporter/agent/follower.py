@@ -92,20 +92,20 @@ class ContainerLog:
                         break
                 self.current = self.queue.pop(0)
                 continue
-            data, used = self.current.read(min(READ_SIZE, budget))
-            if used:
-                self._feed(data, used, result)
-                budget -= used
+            data, begin, end = self.current.read(min(READ_SIZE, budget))
+            if end:
+                self._feed(data, begin, end, result)
+                budget -= end
                 continue
             # At the end of the current file. Finished only if a newer file exists (the writer moved on).
             if not self.queue and self._directory_changed():
                 self._discover()
             if not self.queue:
                 break
-            data, used = self.current.read(min(READ_SIZE, budget))
-            if used:
-                self._feed(data, used, result)
-                budget -= used
+            data, begin, end = self.current.read(min(READ_SIZE, budget))
+            if end:
+                self._feed(data, begin, end, result)
+                budget -= end
                 continue
             previous = self.current
             head = previous.head()
@@ -125,9 +125,9 @@ class ContainerLog:
         self._save()
         return result
 
-    def _feed(self, data: bytes, used: int, result: PollResult) -> None:
-        result.bytes_read += used
-        result.counted.add(self.counter.feed(data))
+    def _feed(self, data: bytearray, begin: int, end: int, result: PollResult) -> None:
+        result.bytes_read += end
+        result.counted.add(self.counter.feed(data, begin, end))
 
     def _begin(self) -> bool:
         """Where to start: the saved position, the end of the newest file (now), or the first file (beginning)."""
