@@ -125,6 +125,7 @@ class NodeFollowers(PodSink):
                     del logs.containers[container.source.container]
             if logs.finishing and not logs.containers:
                 del self.pods[logs.pod.uid]
+        self._store.flush()
         return results
 
     def _find_containers(self, logs: PodLogs) -> None:
@@ -148,7 +149,7 @@ class NodeFollowers(PodSink):
                 start=start,
                 container_id=pod.current_id(name) or "",
             )
-        logs.looked = logs.looked or bool(names)
+        logs.looked = True  # containers that appear after the first look are new: counted from their first line
 
     def _adopt_orphans(self) -> None:
         """Positions of pods not on this node any more: finish their files if kubelet has not removed them yet."""
@@ -166,3 +167,4 @@ class NodeFollowers(PodSink):
         for logs in self.pods.values():
             for container in logs.containers.values():
                 container.close()
+        self._store.flush()

@@ -1,28 +1,28 @@
 """Where each container's reading stands, on disk, so an agent restart resumes exactly: no line twice, none lost.
 
-One small JSON file per container directory (`<pod uid>_<container>.json` in `--agent.state-dir`), holding the
-file being read by identity (device, inode), its first bytes (which find it again once kubelet has gzipped it),
-the byte offset after the last counted line (uncompressed bytes for a gzipped file), the unfinished `P` parts of
-each stream, and the container ID the pod status gave for the instance. Written as a temporary file then renamed,
-so a crash leaves the old record or the new one, never half of one.
+One record per container directory, keyed by pod UID and container name, holding the file being read by identity
+(device, inode), its first bytes (which find it again once kubelet has gzipped it), the byte offset after the last
+counted line (uncompressed bytes for a gzipped file), the unfinished `P` parts of each stream, and the container
+ID the pod status gave for the instance. All records live in one file, `positions.json` in `--agent.state-dir`,
+rewritten once per pass when something moved: written to a temporary file then renamed, so a crash leaves the old
+set or the new one, never half of one. (One file per container cost a rename per container per second: 200
+containers took 7% of a core for that alone.)
 """
 
 from __future__ import annotations
 
 import base64
-import contextlib
 import json
 import logging
 import os
-import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 log = logging.getLogger(__name__)
 
 VERSION = 1
-_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
+FILE_NAME = "positions.json"
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,62 +40,93 @@ class Position:
     offset: int
     partial: dict[str, bytes] = field(default_factory=dict)
 
-    def to_json(self) -> str:
-        fields = asdict(self)
-        fields["head"] = base64.b64encode(self.head).decode()
-        fields["partial"] = {stream: base64.b64encode(data).decode() for stream, data in self.partial.items()}
-        return json.dumps({"version": VERSION, **fields}, sort_keys=True)
+    @property
+    def key(self) -> str:
+        return f"{self.uid}/{self.container}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "namespace": self.namespace,
+            "pod": self.pod,
+            "uid": self.uid,
+            "app": self.app,
+            "container": self.container,
+            "container_id": self.container_id,
+            "restart": self.restart,
+            "device": self.device,
+            "inode": self.inode,
+            "head": base64.b64encode(self.head).decode(),
+            "offset": self.offset,
+            "partial": {stream: base64.b64encode(data).decode() for stream, data in self.partial.items()},
+        }
 
     @classmethod
-    def from_json(cls, text: str) -> Position:
-        raw: dict[str, Any] = json.loads(text)
-        if raw.pop("version", None) != VERSION:
-            raise ValueError("unknown position version")
-        raw["head"] = base64.b64decode(raw["head"])
-        raw["partial"] = {str(k): base64.b64decode(v) for k, v in (raw.get("partial") or {}).items()}
-        position = cls(**raw)
-        if position.offset < 0:
-            raise ValueError("negative offset")
+    def from_dict(cls, raw: dict[str, Any]) -> Position:
+        fields = dict(raw)
+        fields["head"] = base64.b64decode(fields["head"])
+        fields["partial"] = {str(k): base64.b64decode(v) for k, v in (fields.get("partial") or {}).items()}
+        position = cls(**fields)
+        if position.offset < 0 or position.inode < 0:
+            raise ValueError("negative offset or inode")
         return position
 
 
 class PositionStore:
-    """The state directory. Blocking file calls: used from the follower's thread."""
+    """The state directory's positions, in memory, flushed once per pass. Used from the reading thread only."""
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
         directory.mkdir(parents=True, exist_ok=True)
-
-    def _path(self, uid: str, container: str) -> Path:
-        return self.directory / f"{_UNSAFE.sub('_', uid)}_{_UNSAFE.sub('_', container)}.json"
+        self.path = directory / FILE_NAME
+        self._records: dict[str, dict[str, Any]] = {}
+        self._dirty = False
+        self._read()
 
     def load(self, uid: str, container: str) -> Position | None:
-        return self._read(self._path(uid, container))
+        raw = self._records.get(f"{uid}/{container}")
+        if raw is None:
+            return None
+        try:
+            return Position.from_dict(raw)
+        except (ValueError, TypeError, KeyError) as exc:
+            log.warning("unreadable position record; ignoring it", extra={"uid": uid, "error": str(exc)})
+            return None
 
     def load_all(self) -> list[Position]:
-        positions = []
-        for path in sorted(self.directory.glob("*.json")):
-            position = self._read(path)
-            if position is not None:
-                positions.append(position)
-        return positions
+        found = (self.load(*key.split("/", 1)) for key in list(self._records))
+        return [position for position in found if position is not None]
 
     def save(self, position: Position) -> None:
-        path = self._path(position.uid, position.container)
-        temporary = path.with_name(f".{path.name}.tmp")
-        with open(temporary, "w", encoding="utf-8") as handle:
-            handle.write(position.to_json())
-        os.replace(temporary, path)
+        """Remember a position; it reaches the disk at the next `flush`."""
+        self._records[position.key] = position.to_dict()
+        self._dirty = True
 
     def delete(self, uid: str, container: str) -> None:
-        with contextlib.suppress(FileNotFoundError):
-            self._path(uid, container).unlink()
+        if self._records.pop(f"{uid}/{container}", None) is not None:
+            self._dirty = True
 
-    def _read(self, path: Path) -> Position | None:
+    def flush(self) -> None:
+        """Write every record if one changed: a temporary file, then a rename over the old one."""
+        if not self._dirty:
+            return
+        temporary = self.path.with_name(f".{FILE_NAME}.tmp")
+        text = json.dumps({"version": VERSION, "containers": self._records}, separators=(",", ":"))  # C encoder
+        with open(temporary, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(temporary, self.path)
+        self._dirty = False
+
+    def _read(self) -> None:
         try:
-            return Position.from_json(path.read_text(encoding="utf-8"))
+            raw = json.loads(self.path.read_text(encoding="utf-8"))
         except FileNotFoundError:
-            return None
-        except (OSError, ValueError, TypeError, KeyError) as exc:
-            log.warning("unreadable position record; ignoring it", extra={"path": str(path), "error": str(exc)})
-            return None
+            return
+        except (OSError, ValueError) as exc:
+            log.warning(
+                "unreadable positions file; starting without", extra={"path": str(self.path), "error": str(exc)}
+            )
+            return
+        if not isinstance(raw, dict) or raw.get("version") != VERSION or not isinstance(raw.get("containers"), dict):
+            log.warning("positions file of another version; starting without", extra={"path": str(self.path)})
+            return
+        self._records = {str(k): v for k, v in raw["containers"].items() if isinstance(v, dict)}

@@ -50,8 +50,8 @@ class NodeLogs:
         try:
             while not stopping.is_set():
                 if watcher.done():
-                    watcher.result()  # the source failed: let the supervisor restart us (positions are on disk)
-                    return
+                    watcher.result()  # the source failed: the supervisor restarts us (positions are on disk)
+                    raise RuntimeError("the pod source ended before the agent was stopped")
                 started = loop.time()
                 exhausted = await self.read_once()
                 if exhausted:

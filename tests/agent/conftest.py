@@ -29,12 +29,13 @@ class Reader:
     def __init__(self, node: SimNode, state_dir: Path, pod: str, *, start: Start, container: str = "app") -> None:
         sim = node.pods[pod]
         self.key = (sim.namespace, sim.app)
+        self.store = PositionStore(state_dir)
         self.log = ContainerLog(
             sim.directory / container,
             pod_source(sim.info(), container),
             sim.uid,
             CriCounter(Patterns.defaults()),
-            PositionStore(state_dir),
+            self.store,
             start=start,
         )
         self.counts: Counter[str] = Counter()
@@ -42,6 +43,7 @@ class Reader:
 
     def poll(self, budget: int = 1 << 30) -> PollResult:
         result = self.log.poll(budget)
+        self.store.flush()  # as each pass of the agent does
         self.counts["lines"] += result.counted.lines
         for event, _ in result.counted.events:
             self.counts[event.value] += 1

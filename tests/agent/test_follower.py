@@ -128,7 +128,8 @@ def test_a_deleted_pods_files_are_read_to_their_end(node: SimNode, tmp_path: Pat
     assert reader.last is not None
     assert reader.last.finished
     assert reader.matches(node)
-    assert not list((tmp_path / "state").glob("*.json"))  # its position is forgotten
+    assert reader.store.load_all() == []  # its position is forgotten
+    assert "api-0" not in (tmp_path / "state" / "positions.json").read_text()
 
 
 def test_agent_restart_in_the_middle_of_a_rotated_file(node: SimNode, tmp_path: Path) -> None:

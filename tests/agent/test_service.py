@@ -133,8 +133,9 @@ async def test_counts_equal_the_truth_across_new_pods_rotation_and_deletion(
         lambda: agent.count("app_pods", namespace=NS, app="worker", state="disconnected") == 0,
         message="the deleted pod no longer counted among the app's pods",
     )
-    assert not list((tmp_path / "state").glob(f"{worker_uid}_*")), "a finished pod's position is forgotten"
-    assert list((tmp_path / "state").glob(f"{node.pods['api-0'].uid}_*"))
+    saved = (tmp_path / "state" / "positions.json").read_text()
+    assert worker_uid not in saved, "a finished pod's position is forgotten"
+    assert node.pods["api-0"].uid in saved
 
 
 async def test_an_agent_restart_resumes_exactly_across_rotations_while_it_was_down(
@@ -169,3 +170,26 @@ async def test_an_agent_restart_resumes_exactly_across_rotations_while_it_was_do
     assert second.count("log_events_total", namespace=NS, app="api", event="failed") == 1
     assert second.count("log_events_total", namespace=NS, app="api", event="connected") == 0
     assert second.count("agent_log_malformed_lines_total", reason="no_fields") == 0
+
+
+async def test_a_pod_deleted_while_the_agent_was_down_is_read_to_its_end(
+    kube: FakeKube, tmp_path: Path, start_agent: StartAgent
+) -> None:
+    node = SimNode(tmp_path / "pods")
+    add_pod(kube, node, "api-0", "api")
+    add_pod(kube, node, "gone-0", "gone")
+    first = await start_agent(node)
+    await wait_for(lambda: first.count("agent_log_containers") == 2, message="both containers found")
+    node.write("gone-0", CONNECTED)
+    await wait_for(lambda: first.count("log_lines_total", namespace=NS, app="gone") == 1, message="gone-0 read")
+    await first.stop()
+
+    node.write("gone-0", "written after the agent stopped " + LOST)  # kubelet has not removed the files yet
+    kube.delete_pod(NS, "gone-0")
+    second = await start_agent(node)
+    await wait_for(
+        lambda: second.count("log_events_total", namespace=NS, app="gone", event="lost") == 1,
+        message="the orphaned pod's last line, from its saved position",
+    )
+    assert second.count("log_lines_total", namespace=NS, app="gone") == 1
+    await wait_for(lambda: second.count("agent_log_containers") == 1, message="the orphan finished and dropped")

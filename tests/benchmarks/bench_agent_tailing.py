@@ -216,7 +216,8 @@ def main() -> None:
         grep_cpu, grep_events = best(lambda: run_grep(path), budget, "grep")
         mtail_cpu, mtail_events = best(lambda: run_mtail(path, programs), budget, "mtail")
         print(
-            f"  event lines: generated {events:,}   agent {agent_events:,}   grep {grep_events:,}   mtail {mtail_events:,}"
+            f"  event lines: generated {events:,}   agent {agent_events:,}   grep {grep_events:,}"
+            f"   mtail {mtail_events:,}"
         )
         assert counted == {lines}, f"the agent counted {counted} lines, {lines} were written"
         assert agent_events == events, f"the agent found {agent_events} events, {events} were written"
