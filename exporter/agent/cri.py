@@ -43,6 +43,7 @@ class Malformed(StrEnum):
     BAD_TAG = "bad_tag"  # neither P nor F
     BAD_TIMESTAMP = "bad_timestamp"  # an event line's time did not parse (the line still counts; read time used)
     OVERLONG = "overlong"  # a joined line past MAX_LINE_BYTES (counted once; its rest not matched)
+    TRUNCATED = "truncated"  # a file ended inside a line, and the writer had moved on to the next file
 
 
 @lru_cache(maxsize=256)
@@ -120,6 +121,17 @@ class CriCounter:
             bulk_end = stop if exception is None else min(exception.start() + 1, stop)
             self._bulk(data, position, bulk_end, counted)
             position = bulk_end
+        return counted
+
+    def finish_partials(self) -> Counted:
+        """The instance ended (a new restart file): `P` parts never closed by an `F` are a line of their own."""
+        counted = Counted()
+        for message in self.partial.values():
+            counted.lines += 1
+            event = self._event(message)
+            if event is not None:
+                counted.events.append((event, self._clock()))
+        self.partial.clear()
         return counted
 
     def _bulk(self, data: bytes | bytearray, begin: int, end: int, counted: Counted) -> None:

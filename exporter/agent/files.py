@@ -130,7 +130,8 @@ class OpenLog:
             return None
         opened = cls(file=file, fd=fd, offset=offset)
         if file.gzipped:
-            opened._gzip = gzip.GzipFile(fileobj=os.fdopen(os.dup(fd), "rb"), mode="rb")
+            # The descriptor stays ours (closefd=False): GzipFile never closes a file object it was given.
+            opened._gzip = gzip.GzipFile(fileobj=os.fdopen(fd, "rb", closefd=False), mode="rb")
             try:
                 opened._gzip.seek(offset)
             except (OSError, EOFError):
@@ -197,6 +198,11 @@ class OpenLog:
         self._tail = bytes(buffer[end:filled])
         self.offset += end
         return buffer, begin, end
+
+    @property
+    def unfinished(self) -> bool:
+        """Bytes after the last newline: a line the writer has not finished (or never will, once it moved on)."""
+        return bool(self._tail)
 
     def _read_into(self, target: memoryview, already: int) -> int:
         if self._gzip is not None:

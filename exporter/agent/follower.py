@@ -20,7 +20,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from ..logwatch.tally import LogSource
-from .cri import Counted, CriCounter
+from .cri import Counted, CriCounter, Malformed
 from .files import HEAD_BYTES, READ_SIZE, LogFile, OpenLog, gzip_head, list_chain
 from .positions import Position, PositionStore
 
@@ -111,10 +111,13 @@ class ContainerLog:
             head = previous.head()
             if head:
                 self._finished = (previous.file, previous.offset, head)
+            if previous.unfinished:
+                result.counted.malformed[Malformed.TRUNCATED] += 1
             previous.close()
             self.current = self.queue.pop(0)
             if self.current.file.restart != previous.file.restart:
                 result.restarts += 1
+                result.counted.add(self.counter.finish_partials())
             else:
                 result.rotations += 1
         if self.finishing and not exhausted:

@@ -197,3 +197,20 @@ def test_a_file_deleted_while_the_agent_was_down_is_skipped_and_the_rest_read(no
 
 def first_truth(node: SimNode) -> Counter[str]:
     return Counter({what: n for (_ns, _app, what), n in node.truth.items()})
+
+
+def test_an_instance_that_died_mid_line_leaves_one_line_and_a_truncation(node: SimNode, tmp_path: Path) -> None:
+    node.add_pod("ns", "api-0", "api")
+    reader = Reader(node, tmp_path / "state", "api-0", start=Start.BEGINNING)
+    t = b"2026-11-30T12:00:00.1Z"
+    node.write_raw(
+        "api-0", t + b" stdout P NATS connection lost, retrying\n" + t + b" stdout F half a physi"
+    )  # then it dies
+    node.truth[("ns", "api", "lines")] += 1  # the P parts never closed: still a line the application wrote
+    node.truth[("ns", "api", "lost")] += 1
+    node.restart("api-0")
+    node.write("api-0", "next instance")
+    reader.drain()
+    assert reader.matches(node)
+    assert reader.last is not None
+    assert reader.counts["restarts"] == 1
