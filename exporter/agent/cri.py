@@ -22,7 +22,8 @@ from enum import StrEnum
 from functools import lru_cache
 from typing import cast
 
-from ..logwatch.matcher import Event, Matcher, Patterns
+from exporter.config.logs import Event, Patterns
+from exporter.logwatch.matcher import Matcher
 
 MAX_LINE_BYTES = 1024 * 1024  # a joined line keeps at most this much of its message; its rest is not matched
 STREAMS = ("stdout", "stderr")

@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
-from ..logwatch.tally import LogSource
-from .cri import Counted, CriCounter, Malformed
-from .files import HEAD_BYTES, READ_SIZE, LogFile, OpenLog, gzip_head, list_chain
-from .positions import Position, PositionStore
+from exporter.agent.cri import Counted, CriCounter, Malformed
+from exporter.agent.files import HEAD_BYTES, READ_SIZE, LogFile, OpenLog, gzip_head, list_chain
+from exporter.agent.positions import Position, PositionStore
+from exporter.logwatch.tally import LogSource
 
 RECENT_NS = 2_000_000_000
 

@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from ..metrics import CounterSpec, GaugeSpec
-from .cri import Malformed
+from exporter.agent.cri import Malformed
+from exporter.runtime.families import CounterSpec, GaugeSpec
 
 MALFORMED_LINES = CounterSpec(
     "agent_log_malformed_lines", "CRI log lines that could not be read, by why (skipped, never fatal).", ("reason",)

@@ -15,12 +15,12 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..logwatch.pods import PodInfo, PodSink
-from ..logwatch.tally import LogSource
-from .cri import CriCounter
-from .follower import ContainerLog, PollResult, Start
-from .positions import PositionStore
-from .settings import AgentLogSettings
+from exporter.agent.cri import CriCounter
+from exporter.agent.follower import ContainerLog, PollResult, Start
+from exporter.agent.positions import PositionStore
+from exporter.agent.settings import AgentLogSettings
+from exporter.kube.pods import PodInfo, PodSink
+from exporter.logwatch.tally import LogSource
 
 NodePodSource = Callable[[PodSink, asyncio.Event], Awaitable[None]]
 

@@ -18,12 +18,12 @@ import asyncio
 import logging
 from concurrent.futures import ThreadPoolExecutor
 
-from ..logwatch.tally import LogSource, LogTally, StreamState
-from .follower import PollResult
-from .metrics import AgentLogCollector, ReadingStats
-from .pods import NodeFollowers, NodePodSource, PodLogs, pod_source
-from .positions import PositionStore
-from .settings import AgentLogSettings
+from exporter.agent.follower import PollResult
+from exporter.agent.metrics import AgentLogCollector, ReadingStats
+from exporter.agent.pods import NodeFollowers, NodePodSource, PodLogs, pod_source
+from exporter.agent.positions import PositionStore
+from exporter.agent.settings import AgentLogSettings
+from exporter.logwatch.tally import LogSource, LogTally, StreamState
 
 log = logging.getLogger(__name__)
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..logwatch.matcher import Patterns
-from ..logwatch.settings import LogSettings
+from exporter.config.logs import LogSettings, Patterns
 
 DEFAULT_LOG_DIR = Path("/var/log/pods")
 PACE = 1.0  # seconds between reads of a caught-up file, as `serve` reads a stream at most once a second

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import nats.errors
 import nats.js.errors
 
-from .result import JetStreamPhase, JetStreamReason, RouteResult
+from exporter.cluster.result import JetStreamPhase, JetStreamReason, RouteResult
 
 # nats-server server/errors.json: error_code -> reason
 JS_NOT_ENABLED_CODES = frozenset({10039, 10076})  # JSNotEnabledForAccountErr, JSNotEnabledErr

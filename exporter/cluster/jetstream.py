@@ -31,17 +31,17 @@ from nats.js.api import (
     StreamInfo,
 )
 
-from ..config import Target
-from ..probe.client_options import close_quietly, connect_options, ssl_context
-from .failure import (
+from exporter.cluster.failure import (
     CONSUMER_NOT_FOUND,
     STREAM_NOT_FOUND,
     CanaryFailure,
     classify_jetstream,
     is_permission_error,
 )
-from .result import JetStreamPhase, JetStreamReason, JetStreamResult, ReplicaState, UsageResource
-from .settings import JetStreamSettings
+from exporter.cluster.result import JetStreamPhase, JetStreamReason, JetStreamResult, ReplicaState, UsageResource
+from exporter.config import Target
+from exporter.config.cluster import JetStreamSettings
+from exporter.probe.client_options import close_quietly, connect_options, ssl_context
 
 log = logging.getLogger(__name__)
 

@@ -11,9 +11,9 @@ from collections.abc import Iterator
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from ..metrics import CounterSpec, GaugeSpec
-from .result import HealthzMode, JetStreamResult, ReplicaState, RouteResult
-from .runner import JETSTREAM_RESULTS, ClusterBoard, TargetClusterState, route_names
+from exporter.cluster.result import HealthzMode, JetStreamResult, ReplicaState, RouteResult
+from exporter.cluster.runner import JETSTREAM_RESULTS, ClusterBoard, TargetClusterState, route_names
+from exporter.runtime.families import CounterSpec, GaugeSpec
 
 SERVER_PROBE_SUCCESS = GaugeSpec(
     "server_probe_success",

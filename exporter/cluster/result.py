@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from ..probe.result import ProbeResult
+from exporter.probe.result import ProbeResult
 
 
 class HealthzMode(StrEnum):

@@ -26,12 +26,12 @@ from dataclasses import dataclass, field, replace
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 
-from ..config import Credentials, Target
-from ..probe.client_options import close_quietly, connect_options, ssl_context
-from .failure import classify_route, is_permission_error
-from .result import RouteProbe, RouteResult
-from .servers import ServerEndpoint
-from .settings import DEFAULT_ACCOUNT
+from exporter.cluster.failure import classify_route, is_permission_error
+from exporter.cluster.result import RouteProbe, RouteResult
+from exporter.cluster.servers import ServerEndpoint
+from exporter.config import Credentials, Target
+from exporter.config.cluster import DEFAULT_ACCOUNT
+from exporter.probe.client_options import close_quietly, connect_options, ssl_context
 
 log = logging.getLogger(__name__)
 

@@ -17,12 +17,12 @@ from dataclasses import dataclass, field
 
 import aiohttp
 
-from ..config import Target
-from .jetstream import run_jetstream_probe
-from .result import ClusterResult, JetStreamReason, RouteProbe, ServerResult
-from .routes import probe_routes, select_pairs
-from .servers import ServerEndpoint, probe_servers
-from .settings import DEFAULT_ACCOUNT, ClusterSettings
+from exporter.cluster.jetstream import run_jetstream_probe
+from exporter.cluster.result import ClusterResult, JetStreamReason, RouteProbe, ServerResult
+from exporter.cluster.routes import probe_routes, select_pairs
+from exporter.cluster.servers import ServerEndpoint, probe_servers
+from exporter.config import Target
+from exporter.config.cluster import DEFAULT_ACCOUNT, ClusterSettings
 
 log = logging.getLogger(__name__)
 

@@ -15,10 +15,10 @@ from dataclasses import dataclass, replace
 
 import aiohttp
 
-from ..config import Target
-from ..nats_url import NatsUrl
-from ..probe.phases import run_probe
-from .result import HealthzMode, ServerResult
+from exporter.cluster.result import HealthzMode, ServerResult
+from exporter.config import Target
+from exporter.config.nats_url import NatsUrl
+from exporter.probe.phases import run_probe
 
 _HEALTHZ_QUERY = {HealthzMode.FULL: "", HealthzMode.JS_ENABLED_ONLY: "?js-enabled-only=true"}
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from .board import ServerViewBoard
-from .model import Connection, UnmatchedKind
-from .verdicts import PodVerdict, count
+from exporter.servers.board import ServerViewBoard
+from exporter.servers.model import Connection, UnmatchedKind
+from exporter.servers.verdicts import PodVerdict, count
 
 
 def _connection(connection: Connection) -> dict[str, Any]:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .model import ServerView, Unmatched
-from .tracker import Tracker
-from .verdicts import PodVerdict
+from exporter.servers.model import ServerView, Unmatched
+from exporter.servers.tracker import Tracker
+from exporter.servers.verdicts import PodVerdict
 
 
 @dataclass(frozen=True, slots=True)

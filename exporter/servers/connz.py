@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from .model import Connection, close_reason
+from exporter.servers.model import Connection, close_reason
 
 OPEN, CLOSED, ALL = 0, 1, 2  # CONNZ `state` is a number, not text
 

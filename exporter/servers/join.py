@@ -21,9 +21,8 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from .model import Connection, ExpectedPod, JoinResult, PodKey, Unmatched, UnmatchedKind
-
-SHARED_MIN = 3  # unmatched connections from one address that make it a shared one (SNAT) rather than a stranger
+from exporter.config.server_view import SHARED_MIN
+from exporter.servers.model import Connection, ExpectedPod, JoinResult, PodKey, Unmatched, UnmatchedKind
 
 
 @dataclass(slots=True)

@@ -19,12 +19,12 @@ import aiohttp
 import nats.errors
 from nats.aio.client import Client
 
-from .board import ServerViewBoard, Snapshot
-from .join import join
-from .model import ExpectedPod, LogEntry, PodKey, ServerView, Source, ViewFailure
-from .settings import ServerViewSettings
-from .sources import SOURCES, PollContext
-from .verdicts import verdicts
+from exporter.config.server_view import ServerViewSettings, Source
+from exporter.servers.board import ServerViewBoard, Snapshot
+from exporter.servers.join import join
+from exporter.servers.model import ExpectedPod, LogEntry, PodKey, ServerView, ViewFailure
+from exporter.servers.sources import SOURCES, PollContext
+from exporter.servers.verdicts import verdicts
 
 log = logging.getLogger(__name__)
 

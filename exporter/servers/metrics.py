@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
 
-from ..metrics import PREFIX, CounterSpec, GaugeSpec
-from .board import ServerViewBoard
-from .model import CloseReason, UnmatchedKind, Verdict
-from .tracker import RECONNECT_BUCKETS
-from .verdicts import PodVerdict
+from exporter.runtime.families import PREFIX, CounterSpec, GaugeSpec
+from exporter.servers.board import ServerViewBoard
+from exporter.servers.model import CloseReason, UnmatchedKind, Verdict
+from exporter.servers.tracker import RECONNECT_BUCKETS
+from exporter.servers.verdicts import PodVerdict
 
 APP = ("namespace", "app")
 

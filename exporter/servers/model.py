@@ -9,16 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from exporter.config.server_view import Source
+
 PodKey = tuple[str, str]  # (namespace, pod name)
-
-
-class Source(StrEnum):
-    """Where the connections come from (`--server-view.source`)."""
-
-    ACCOUNT = "account"  # $SYS.REQ.ACCOUNT.PING.CONNZ with the target's credentials: its own account only
-    SYSTEM = "system"  # $SYS.REQ.SERVER.PING.CONNZ with system-account credentials: every account
-    MONITOR = "monitor"  # each NATS pod's monitoring port, /connz
-    OFF = "off"
 
 
 class CloseReason(StrEnum):

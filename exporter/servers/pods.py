@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from .model import ExpectedPod
+from exporter.servers.model import ExpectedPod
 
 
 def _time(value: object) -> float | None:

@@ -30,8 +30,9 @@ import nats.errors
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 
-from .connz import ALL, CLOSED, OPEN, ConnzError, ConnzPage, parse_connz, parse_reply, request_body
-from .model import Connection, ServerConnz, ServerView, Source, ViewFailure
+from exporter.config.server_view import Source
+from exporter.servers.connz import ALL, CLOSED, OPEN, ConnzError, ConnzPage, parse_connz, parse_reply, request_body
+from exporter.servers.model import Connection, ServerConnz, ServerView, ViewFailure
 
 ACCOUNT_SUBJECT = "$SYS.REQ.ACCOUNT.PING.CONNZ"
 SYSTEM_SUBJECT = "$SYS.REQ.SERVER.PING.CONNZ"

@@ -20,7 +20,7 @@ import bisect
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from .model import CloseReason, Connection, JoinResult, LogEntry, PodKey, ServerView
+from exporter.servers.model import CloseReason, Connection, JoinResult, LogEntry, PodKey, ServerView
 
 RECONNECT_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0)
 WAVE_SECONDS = 600.0  # gaps closer together than this belong to one restart or rollout

@@ -22,17 +22,10 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
-from .model import Connection, ExpectedPod, JoinResult, LogEntry, PodKey, ServerView, Verdict
+from exporter.config.server_view import VerdictRules
+from exporter.servers.model import Connection, ExpectedPod, JoinResult, LogEntry, PodKey, ServerView, Verdict
 
 LOG_CONNECTED = "connected"  # the log view's state for a pod whose latest event is "connected" (logwatch PodState)
-
-
-@dataclass(frozen=True, slots=True)
-class VerdictRules:
-    grace: float = 30.0
-    slow_consumer_bytes: int = 1024 * 1024
-    slow_consumer_window: float = 300.0
-    publish_only: frozenset[str] = frozenset()  # apps (names) that legitimately subscribe to nothing
 
 
 @dataclass(frozen=True, slots=True)

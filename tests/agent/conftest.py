@@ -12,7 +12,7 @@ from exporter.agent.cri import CriCounter
 from exporter.agent.follower import ContainerLog, PollResult, Start
 from exporter.agent.pods import pod_source
 from exporter.agent.positions import PositionStore
-from exporter.logwatch.matcher import Patterns
+from exporter.config.logs import Patterns
 from tests.agent.kubelet_sim import SimNode
 
 

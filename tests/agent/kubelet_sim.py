@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
-from exporter.logwatch.pods import ContainerInstance, PodInfo
+from exporter.kube.pods import ContainerInstance, PodInfo
 
 SPLIT = 16 * 1024
 MAX_FILES = 5

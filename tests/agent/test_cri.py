@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from exporter.agent.cri import Counted, CriCounter, Malformed, parse_time
-from exporter.logwatch.matcher import Event, Patterns
+from exporter.config.logs import Event, Patterns
 
 T = b"2026-11-30T12:00:00.123456789Z"
 

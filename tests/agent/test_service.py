@@ -13,9 +13,9 @@ from prometheus_client import CollectorRegistry, generate_latest
 from exporter.agent.service import NodeLogs
 from exporter.agent.settings import AgentLogSettings
 from exporter.kube.client import KubeApi
-from exporter.logwatch.pods import PodSink, watch_pods
+from exporter.kube.pods import PodSink, watch_pods
+from exporter.logwatch.metrics import LogCollector
 from exporter.logwatch.tally import LogTally
-from exporter.metrics import LogCollector
 from tests.agent.kubelet_sim import SimNode
 from tests.conftest import Samples, parse_samples, value, wait_for
 from tests.fake_kube import FakeKube

@@ -32,7 +32,7 @@ def child(log_dir: str, state_dir: str, pods_file: str) -> None:
     """The agent side: NodeLogs over the node until its stdin closes; then the last passes and the counts."""
     from exporter.agent.service import NodeLogs
     from exporter.agent.settings import AgentLogSettings
-    from exporter.logwatch.pods import PodInfo, PodSink
+    from exporter.kube.pods import PodInfo, PodSink
     from exporter.logwatch.tally import LogTally
 
     pods = [

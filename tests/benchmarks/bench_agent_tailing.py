@@ -23,7 +23,7 @@ from pathlib import Path
 from exporter.agent.cri import CriCounter
 from exporter.agent.follower import ContainerLog, Start
 from exporter.agent.positions import PositionStore
-from exporter.logwatch.matcher import DEFAULT_SUBSTRINGS, Patterns
+from exporter.config.logs import DEFAULT_SUBSTRINGS, Patterns
 from exporter.logwatch.tally import LogSource
 
 from ._support import TimeBudget, print_figure

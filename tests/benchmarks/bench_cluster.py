@@ -14,7 +14,7 @@ import time
 import aiohttp
 
 from exporter.cluster.runner import run_cluster_probe
-from exporter.cluster.settings import ClusterSettings, JetStreamSettings
+from exporter.config.cluster import ClusterSettings, JetStreamSettings
 from exporter.probe.phases import run_probe
 from tests.cluster.conftest import close_cluster, start_cluster
 

@@ -14,11 +14,11 @@ import math
 import random
 import time
 
+from exporter.config.server_view import ServerViewSettings, Source
 from exporter.servers.board import ServerViewBoard
 from exporter.servers.connz import CLOSED, OPEN, parse_reply, request_body
 from exporter.servers.loop import evaluate
-from exporter.servers.model import ExpectedPod, ServerConnz, ServerView, Source
-from exporter.servers.settings import ServerViewSettings
+from exporter.servers.model import ExpectedPod, ServerConnz, ServerView
 
 from ._support import TimeBudget, median, ms, print_figure, print_stats
 

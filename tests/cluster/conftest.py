@@ -19,10 +19,10 @@ from exporter.cluster.metrics import ClusterCollector
 from exporter.cluster.result import ClusterResult
 from exporter.cluster.runner import ClusterBoard, run_cluster_probe
 from exporter.cluster.servers import ServerEndpoint
-from exporter.cluster.settings import ClusterSettings
 from exporter.config import Credentials, Secret, Target
-from exporter.embedded_nats import NatsServer
-from exporter.nats_url import NatsUrl
+from exporter.config.cluster import ClusterSettings
+from exporter.config.nats_url import NatsUrl
+from exporter.demo.nats_server import NatsServer
 from tests.conftest import Samples, parse_samples
 
 HOSTS = ("127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5", "127.0.0.6")

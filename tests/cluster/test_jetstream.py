@@ -8,9 +8,9 @@ import pytest
 from exporter.cluster.jetstream import run_jetstream_probe
 from exporter.cluster.result import HealthzMode, JetStreamPhase, JetStreamReason, JetStreamResult, ReplicaState
 from exporter.cluster.runner import ClusterBoard
-from exporter.cluster.settings import ClusterSettings, JetStreamSettings
 from exporter.config import Target
-from exporter.embedded_nats import NatsServer
+from exporter.config.cluster import ClusterSettings, JetStreamSettings
+from exporter.demo.nats_server import NatsServer
 from tests.cluster.conftest import Cluster, probe_once, scrape
 from tests.conftest import config_from_args, value, wait_for
 

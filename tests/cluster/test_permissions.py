@@ -6,8 +6,8 @@ from exporter.cluster.jetstream import run_jetstream_probe
 from exporter.cluster.result import RouteResult
 from exporter.cluster.routes import close_peers, connect_peer, probe_route
 from exporter.cluster.servers import endpoints_from_target
-from exporter.cluster.settings import JetStreamSettings
-from exporter.embedded_nats import NatsServer
+from exporter.config.cluster import JetStreamSettings
+from exporter.demo.nats_server import NatsServer
 from exporter.probe.phases import run_probe
 from tests.conftest import config_from_args
 

@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 from exporter.cluster.result import RouteResult
 from exporter.cluster.routes import select_pairs
 from exporter.cluster.runner import ClusterBoard
-from exporter.cluster.settings import ClusterSettings, RouteAccount
 from exporter.config import Credentials, Secret
+from exporter.config.cluster import ClusterSettings, RouteAccount
 from tests.cluster.conftest import (
     APP_PASSWORD,
     APP_USER,

@@ -10,9 +10,9 @@ import aiohttp
 from exporter.cluster.result import HealthzMode
 from exporter.cluster.runner import ClusterBoard, cluster_forever
 from exporter.cluster.servers import ServerEndpoint, endpoints_from_addresses, endpoints_from_target, probe_servers
-from exporter.cluster.settings import ClusterSettings, JetStreamSettings
-from exporter.embedded_nats import NatsServer, free_port
-from exporter.nats_url import NatsUrl
+from exporter.config.cluster import ClusterSettings, JetStreamSettings
+from exporter.config.nats_url import NatsUrl
+from exporter.demo.nats_server import NatsServer, free_port
 from tests.cluster.conftest import scrape
 from tests.conftest import config_from_args, value, wait_for
 

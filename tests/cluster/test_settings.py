@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 import yaml
 
-from exporter.cluster.settings import DEFAULT_MONITOR_PORT, ClusterSettings, parse_cluster_settings
 from exporter.config import Credentials, Secret
-from exporter.validate import ConfigError
+from exporter.config.cluster import DEFAULT_MONITOR_PORT, ClusterSettings, parse_cluster_settings
+from exporter.config.validate import ConfigError
 
 
 def credentials(key: str, raw: Mapping[str, Any], environ: Mapping[str, str]) -> Credentials:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import nats
 from nats.aio.client import Client
 
-from exporter.embedded_nats import NatsServer
+from exporter.demo.nats_server import NatsServer
 
 SERVER_HOSTS = ("127.0.13.1", "127.0.13.2", "127.0.13.3")
 PASSWORD = "s3cret-pw"

@@ -10,11 +10,11 @@ import nats
 from nats.aio.client import Client
 from prometheus_client import CollectorRegistry, generate_latest
 
+from exporter.config.server_view import ServerViewSettings, Source
 from exporter.servers.board import ServerViewBoard, Snapshot
 from exporter.servers.loop import ServerViewLoop
 from exporter.servers.metrics import ServerViewCollector
-from exporter.servers.model import ExpectedPod, LogEntry, PodKey, Source, Verdict
-from exporter.servers.settings import ServerViewSettings
+from exporter.servers.model import ExpectedPod, LogEntry, PodKey, Verdict
 from tests.conftest import Samples, parse_samples
 
 from .cluster import Cluster

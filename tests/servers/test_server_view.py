@@ -9,9 +9,10 @@ from importlib import metadata
 import nats
 import pytest
 
+from exporter.config.server_view import Source
 from exporter.servers.board import Snapshot
 from exporter.servers.loop import ServerViewLoop
-from exporter.servers.model import CloseReason, LogEntry, Source, UnmatchedKind, Verdict
+from exporter.servers.model import CloseReason, LogEntry, UnmatchedKind, Verdict
 from tests.conftest import value, wait_for
 
 from .cluster import AppPod, Cluster, RawClient, pod_ip, start_app_pod

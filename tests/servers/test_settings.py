@@ -6,9 +6,8 @@ import argparse
 
 import pytest
 
-from exporter.servers.model import Source
-from exporter.servers.settings import ServerViewSettings, add_server_view_flags, load_server_view_settings
-from exporter.validate import ConfigError
+from exporter.config.server_view import ServerViewSettings, Source, add_server_view_flags, load_server_view_settings
+from exporter.config.validate import ConfigError
 
 
 def flags(*argv: str) -> argparse.Namespace:

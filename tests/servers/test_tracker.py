@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from exporter.config.server_view import Source
 from exporter.servers.join import join
-from exporter.servers.model import CloseReason, Connection, ExpectedPod, LogEntry, ServerConnz, ServerView, Source
+from exporter.servers.model import CloseReason, Connection, ExpectedPod, LogEntry, ServerConnz, ServerView
 from exporter.servers.tracker import RECONNECT_BUCKETS, Tracker
 
 POD = ExpectedPod("shop", "orders-0", "orders", "10.0.0.1", 100.0)

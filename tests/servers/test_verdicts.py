@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from exporter.servers.model import Connection, ExpectedPod, LogEntry, ServerConnz, ServerView, Source, Verdict
-from exporter.servers.verdicts import VerdictRules, verdict_for
+from exporter.config.server_view import Source, VerdictRules
+from exporter.servers.model import Connection, ExpectedPod, LogEntry, ServerConnz, ServerView, Verdict
+from exporter.servers.verdicts import verdict_for
 
 NOW = 10_000.0
 RULES = VerdictRules(

@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 import json
 
+from exporter.config.server_view import ServerViewSettings, Source
 from exporter.servers.apps_view import apps_document
 from exporter.servers.board import ServerViewBoard
 from exporter.servers.loop import ServerViewLoop, evaluate, server_view_forever
-from exporter.servers.model import Connection, ExpectedPod, ServerConnz, ServerView, Source, UnmatchedKind, Verdict
-from exporter.servers.settings import ServerViewSettings
+from exporter.servers.model import Connection, ExpectedPod, ServerConnz, ServerView, UnmatchedKind, Verdict
 from tests.conftest import value, wait_for
 
 from .cluster import Cluster

@@ -25,13 +25,12 @@ from __future__ import annotations
 import argparse
 from collections.abc import Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
-from ..validate import ConfigError, duration, names, reject_unknown, text
-from .join import SHARED_MIN
-from .model import Source
-from .verdicts import VerdictRules
+from exporter.config.validate import ConfigError, duration, names, reject_unknown, text
 
+SHARED_MIN = 3  # unmatched connections from one address that make it a shared one (SNAT) rather than a stranger
 DEFAULT_INTERVAL = 30.0
 DEFAULT_TIMEOUT = 5.0
 DEFAULT_QUIET = 0.25
@@ -50,6 +49,23 @@ _APPS_KEYS = (
     "publish_only",
     "shared_address_min",
 )
+
+
+class Source(StrEnum):
+    """Where the connections come from (`--server-view.source`)."""
+
+    ACCOUNT = "account"  # $SYS.REQ.ACCOUNT.PING.CONNZ with the target's credentials: its own account only
+    SYSTEM = "system"  # $SYS.REQ.SERVER.PING.CONNZ with system-account credentials: every account
+    MONITOR = "monitor"  # each NATS pod's monitoring port, /connz
+    OFF = "off"
+
+
+@dataclass(frozen=True, slots=True)
+class VerdictRules:
+    grace: float = 30.0
+    slow_consumer_bytes: int = 1024 * 1024
+    slow_consumer_window: float = 300.0
+    publish_only: frozenset[str] = frozenset()  # apps (names) that legitimately subscribe to nothing
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,8 +28,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..config import Credentials
-from ..validate import ConfigError, boolean, mapping, reject_unknown, text
+from exporter.config import Credentials
+from exporter.config.validate import ConfigError, boolean, mapping, reject_unknown, text
 
 DEFAULT_MONITOR_PORT = 8222
 DEFAULT_MAX_ROUTE_PAIRS = 30
