@@ -3,8 +3,9 @@
 Everything below this package's line reads settings from here and nothing else; nothing here imports a feature.
 """
 
+from exporter.config.credentials import Credentials, Secret
 from exporter.config.load import add_config_flags, load_config
-from exporter.config.model import Config, Credentials, Secret, Target, TLSSettings
+from exporter.config.model import Config, Target, TLSSettings
 from exporter.config.validate import ConfigError
 
 __all__ = [

@@ -28,7 +28,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from exporter.config import Credentials
+from exporter.config.credentials import Credentials
 from exporter.config.validate import ConfigError, boolean, mapping, reject_unknown, text
 
 DEFAULT_MONITOR_PORT = 8222

@@ -16,6 +16,8 @@ from typing import Any
 
 import yaml
 
+from exporter.config.cluster import parse_cluster_settings
+from exporter.config.credentials import Credentials, Secret
 from exporter.config.diagnostics import add_diagnostics_flags, load_diagnostics_settings
 from exporter.config.durations import format_duration
 from exporter.config.logs import add_log_flags, load_log_settings
@@ -29,13 +31,12 @@ from exporter.config.model import (
     LOG_LEVELS,
     TARGET_NAME_PATTERN,
     Config,
-    Credentials,
-    Secret,
     Target,
     TLSSettings,
     split_listen_address,
 )
 from exporter.config.nats_url import NatsUrl, UrlError, parse_server_list
+from exporter.config.server_view import add_server_view_flags, load_server_view_settings
 from exporter.config.tls import client_context
 from exporter.config.validate import ConfigError, boolean, duration, mapping, reject_unknown, text
 
@@ -59,12 +60,14 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--log.format", dest="log_format", metavar="|".join(LOG_FORMATS))
     add_log_flags(parser)
     add_diagnostics_flags(parser)
+    add_server_view_flags(parser)
 
 
 def load_config(args: argparse.Namespace, environ: Mapping[str, str]) -> Config:
     """Merge flags over environment over file into one validated `Config`."""
     document = _read_file(args.config) if args.config else {}
-    reject_unknown(document, ("targets", "probe", "web", "log", "logs", "diagnostics", "kubeconfig"), prefix="")
+    sections = ("targets", "probe", "web", "log", "logs", "diagnostics", "kubeconfig", "server_view", "apps")
+    reject_unknown(document, sections, prefix="")
     probe = mapping(document, "probe")
     web = mapping(document, "web")
     log = mapping(document, "log")
@@ -139,6 +142,13 @@ def load_config(args: argparse.Namespace, environ: Mapping[str, str]) -> Config:
         ),
         probe_allowed_hosts=tuple(allowed_hosts),
         idle_timeout=idle_timeout,
+        server_view=load_server_view_settings(
+            mapping(document, "server_view"),
+            mapping(document, "apps"),
+            args,
+            logs_selector=logs.selector,
+            logs_namespaces=logs.namespaces,
+        ),
     )
 
 
@@ -182,7 +192,18 @@ def _targets_from_file(
 def _target_frommapping(
     raw: Mapping[str, Any], index: int, interval: float, timeout: float | None, environ: Mapping[str, str]
 ) -> Target:
-    allowed = ("name", "url", "interval", "timeout", "credentials", "tls", "session", "subject_prefix")
+    allowed = (
+        "name",
+        "url",
+        "interval",
+        "timeout",
+        "credentials",
+        "tls",
+        "session",
+        "subject_prefix",
+        "cluster",
+        "jetstream",
+    )
     reject_unknown(raw, allowed, prefix=f"targets[{index}].")
     name = _target_name(f"targets[{index}].name", raw.get("name", DEFAULT_TARGET_NAME if index == 0 else None))
     key = f"targets[{name}]"
@@ -206,6 +227,7 @@ def _target_frommapping(
         tls=_tls(key, mapping(raw, "tls", key)),
         session=boolean(f"{key}.session", raw.get("session", True)),
         subject_prefix=prefix,
+        cluster=parse_cluster_settings(raw, key, environ, credentials=_credentials),
     )
 
 

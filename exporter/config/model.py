@@ -5,9 +5,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from exporter.config.cluster import ClusterSettings
+from exporter.config.credentials import Credentials
 from exporter.config.diagnostics import DiagnosticsSettings
 from exporter.config.logs import LogSettings
 from exporter.config.nats_url import NatsUrl
+from exporter.config.server_view import ServerViewSettings
 
 DEFAULT_LISTEN_ADDRESS = ":10025"
 DEFAULT_INTERVAL = 15.0
@@ -17,38 +20,6 @@ DEFAULT_IDLE_TIMEOUT = 30.0  # idle keep-alive and slow-header HTTP connections 
 LOG_LEVELS = ("debug", "info", "warning", "error")
 LOG_FORMATS = ("text", "json")
 TARGET_NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
-
-
-class Secret:
-    """A credential whose repr and str never show it; `reveal()` is the one way to read it."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "Secret('***')"
-
-    __str__ = __repr__
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and other._value == self._value
-
-    def __hash__(self) -> int:
-        return hash(self._value)
-
-
-@dataclass(frozen=True, slots=True)
-class Credentials:
-    user: str | None = None
-    password: Secret | None = None
-    token: Secret | None = None
-    nkey_seed_file: str | None = None
-    creds_file: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +43,7 @@ class Target:
     tls: TLSSettings = field(default_factory=TLSSettings)
     session: bool = True
     subject_prefix: str = "_nce.probe"
+    cluster: ClusterSettings = field(default_factory=ClusterSettings)  # each server, each route, JetStream
 
     @property
     def redacted_url(self) -> str:
@@ -110,6 +82,7 @@ class Config:
     diagnostics: DiagnosticsSettings = field(default_factory=DiagnosticsSettings)
     probe_allowed_hosts: tuple[str, ...] = ()  # /probe may reach these (glob on host or host:port) besides targets
     idle_timeout: float = DEFAULT_IDLE_TIMEOUT
+    server_view: ServerViewSettings = field(default_factory=ServerViewSettings)
 
     @property
     def listen_host_port(self) -> tuple[str, int]:

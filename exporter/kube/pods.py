@@ -249,3 +249,46 @@ async def _watch_once(
             else:
                 sink.upsert(pod)
     return version
+
+
+class PodIndex(PodSink):
+    """The pods a watch currently sees, by (namespace, name): what a feature reads when it needs the whole set."""
+
+    def __init__(self) -> None:
+        self._by_scope: dict[str | None, dict[str, PodInfo]] = {}
+
+    def replace_all(self, scope: str | None, pods: Sequence[PodInfo]) -> None:
+        self._by_scope[scope] = {pod.uid: pod for pod in pods}
+
+    def upsert(self, pod: PodInfo) -> None:
+        for scope, pods in self._by_scope.items():
+            if scope is None or scope == pod.namespace:
+                pods[pod.uid] = pod
+                return
+        self._by_scope.setdefault(pod.namespace, {})[pod.uid] = pod
+
+    def remove(self, namespace: str, uid: str) -> None:
+        for pods in self._by_scope.values():
+            pods.pop(uid, None)
+
+    def pods(self) -> list[PodInfo]:
+        return [pod for pods in self._by_scope.values() for pod in pods.values()]
+
+
+class TeeSink(PodSink):
+    """One watch, several readers: every change goes to each sink in turn (pods are never listed twice)."""
+
+    def __init__(self, *sinks: PodSink) -> None:
+        self._sinks = sinks
+
+    def replace_all(self, scope: str | None, pods: Sequence[PodInfo]) -> None:
+        for sink in self._sinks:
+            sink.replace_all(scope, pods)
+
+    def upsert(self, pod: PodInfo) -> None:
+        for sink in self._sinks:
+            sink.upsert(pod)
+
+    def remove(self, namespace: str, uid: str) -> None:
+        for sink in self._sinks:
+            sink.remove(namespace, uid)

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from exporter.servers.pods import expected_pod
+from exporter.kube.pods import pod_info
+from exporter.servers.model import ExpectedPod
+from exporter.servers.pods import expected_pod as expected_from_info
+
+
+def expected_pod(obj: dict[str, Any], app_labels: tuple[str, ...]) -> ExpectedPod:
+    """The API object through the one pod parser, then as the servers' view expects it."""
+    return expected_from_info(pod_info(obj, app_labels))
 
 
 def pod_object(**changes: Any) -> dict[str, Any]:

@@ -1,0 +1,37 @@
+"""Credentials for NATS: a `Secret` never shows itself in a repr, a log line or an error message."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class Secret:
+    """A credential whose repr and str never show it; `reveal()` is the one way to read it."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    user: str | None = None
+    password: Secret | None = None
+    token: Secret | None = None
+    nkey_seed_file: str | None = None
+    creds_file: str | None = None

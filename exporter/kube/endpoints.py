@@ -1,0 +1,39 @@
+"""The pods behind a Service, from its EndpointSlices: each address with its readiness and pod name."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from exporter.kube.client import KubeApi
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceEndpoint:
+    address: str
+    ready: bool
+    pod: str  # the targetRef's name, or the address when there is none
+
+
+def parse_endpoint_slices(slices: Sequence[Mapping[str, Any]]) -> list[ServiceEndpoint]:
+    """Every endpoint address once, ready or not (`conditions.ready` absent means ready, as the API documents)."""
+    found: dict[str, ServiceEndpoint] = {}
+    for item in slices:
+        for endpoint in item.get("endpoints") or ():
+            if not isinstance(endpoint, dict):
+                continue
+            ready = (endpoint.get("conditions") or {}).get("ready") is not False
+            pod = str((endpoint.get("targetRef") or {}).get("name") or "")
+            for address in endpoint.get("addresses") or ():
+                found.setdefault(str(address), ServiceEndpoint(str(address), ready, pod or str(address)))
+    return list(found.values())
+
+
+async def service_endpoints(api: KubeApi, namespace: str, service: str) -> list[ServiceEndpoint]:
+    """The endpoints of one Service (raises KubeError when they cannot be read)."""
+    path = f"/apis/discovery.k8s.io/v1/namespaces/{namespace}/endpointslices"
+    document = await api.get_json(
+        "list endpointslices", path, [("labelSelector", f"kubernetes.io/service-name={service}")]
+    )
+    return parse_endpoint_slices([item for item in document.get("items") or () if isinstance(item, dict)])
