@@ -16,20 +16,36 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 
 from aiohttp import web
+from nats.aio.client import Client
 
 from exporter import __version__
+from exporter.agent.service import NodeLogs
+from exporter.agent.settings import AgentLogSettings
 from exporter.audit.runner import audit_forever
+from exporter.cluster.runner import cluster_forever
+from exporter.cluster.servers import ServerEndpoint, endpoints_from_addresses, endpoints_from_target
 from exporter.config import Config, ConfigError, Target
+from exporter.config.agent import AgentSettings
+from exporter.config.server_view import Source
 from exporter.config.webconfig import WebConfig, load_web_config
 from exporter.diagnostics.runner import diagnose_forever
 from exporter.exposition.scrape import Exposition
-from exporter.kube.client import KubeApi, kube_access_configured
+from exporter.kube.client import KubeApi, KubeError, kube_access_configured
+from exporter.kube.endpoints import ServiceEndpointCache, service_endpoints
 from exporter.kube.names import service_name
+from exporter.kube.pods import PodIndex, PodSink, watch_pods
+from exporter.logwatch.metrics import LogCollector
 from exporter.logwatch.service import LogWatch
+from exporter.logwatch.tally import LogTally
+from exporter.probe.client_options import connect_options, ssl_context
 from exporter.probe.scheduler import probe_forever
 from exporter.probe.session import Session
 from exporter.runtime.process_log import configure_level
 from exporter.runtime.supervisor import Supervisor
+from exporter.servers.board import ServerViewBoard
+from exporter.servers.loop import ServerViewLoop, server_view_forever
+from exporter.servers.model import LogEntry, PodKey
+from exporter.servers.pods import expected_pod
 from exporter.state import ExporterState
 from exporter.web.security import WebSecurity
 from exporter.web.server import make_app
@@ -48,12 +64,17 @@ class Exporter:
         *,
         reload_source: Callable[[], Config] | None = None,
         environ: Mapping[str, str] | None = None,
+        agent: AgentSettings | None = None,
     ) -> None:
         """`reload_source` re-reads the configuration (SIGHUP, POST /-/reload); it raises ConfigError if invalid.
+
+        `agent` makes this a node agent: the same probes, the application logs of this node read from the files
+        kubelet writes, and nothing cluster-wide (no diagnostics, audit or servers' view).
 
         Raises ConfigError when the web config file (TLS, basic auth) is invalid.
         """
         self.config = config
+        self.agent = agent
         self._reload_source = reload_source
         environ = os.environ if environ is None else environ
         self._reload_lock = asyncio.Lock()
@@ -75,8 +96,13 @@ class Exporter:
             raise ConfigError(
                 "--logs.selector", config.logs.selector, "Kubernetes access: in-cluster, --kubeconfig or KUBECONFIG"
             )
-        self.logwatch = LogWatch(config.logs, self.kube) if config.logs.enabled else None
-        if self.logwatch is not None:
+        self.logwatch: LogWatch | None = None
+        self.node_logs: NodeLogs | None = None
+        self.app_pods = PodIndex()  # the application pods, for the servers' view: fed by the one pod watch
+        if agent is not None:
+            self._prepare_node_logs(agent)
+        elif config.logs.enabled:
+            self.logwatch = LogWatch(config.logs, self.kube)
             self.state.attach_logs(self.logwatch.tally, self.logwatch.collector)
         self.bound_addresses: list[tuple[str, int]] = []
         self._stopping = asyncio.Event()
@@ -129,9 +155,13 @@ class Exporter:
                 if self.web_security.path:
                     supervisor.start("web-config", lambda: self.web_security.watch(self._stopping))
                 if self.logwatch is not None:
-                    self.logwatch.start(supervisor, self._stopping)
-                self._start_diagnostics(supervisor)
-                self._start_audit(supervisor)
+                    self.logwatch.start(supervisor, self._stopping, also=self._app_pods_sink())
+                if self.node_logs is not None:
+                    self._start_node_logs(supervisor, self.node_logs)
+                if self.agent is None:  # agents look from their node only: nothing cluster-wide
+                    self._start_diagnostics(supervisor)
+                    self._start_audit(supervisor)
+                    self._start_server_view(supervisor)
                 for target in self.active_targets:
                     self._start_target(supervisor, target)
                 await self._stopping.wait()
@@ -139,6 +169,8 @@ class Exporter:
                 await supervisor.close(grace=SHUTDOWN_GRACE)
         finally:
             self._supervisor = None
+            if self.node_logs is not None:
+                await self.node_logs.close()
             if self.kube is not None:
                 await self.kube.close()
             await runner.cleanup()
@@ -184,6 +216,7 @@ class Exporter:
             if wanted.get(name) != old:
                 await supervisor.stop(f"probe:{name}")
                 await supervisor.stop(f"session:{name}")
+                await supervisor.stop(f"cluster:{name}")
                 if name not in wanted:
                     self.state.remove_target(name)
         for name, target in wanted.items():
@@ -215,12 +248,113 @@ class Exporter:
         if targets:
             supervisor.start("diagnostics", lambda: diagnose_forever(targets, settings, kube, record, self._stopping))
 
+    def _prepare_node_logs(self, agent: AgentSettings) -> None:
+        """The node agent's log reading: this node's application pods, from kubelet's files."""
+        selector, kube = self.config.logs.selector, self.kube
+        if selector is None or kube is None:
+            return
+        tally = LogTally(per_pod=self.config.logs.per_pod)
+        app_labels = self.config.logs.app_labels
+
+        async def this_nodes_pods(sink: PodSink, stopping: asyncio.Event) -> None:
+            field_selector = f"spec.nodeName={agent.node}"
+            await watch_pods(kube, None, selector, app_labels, sink, stopping, field_selector=field_selector)
+
+        settings = AgentLogSettings.from_log_settings(
+            self.config.logs, log_dir=agent.log_dir, state_dir=agent.state_dir
+        )
+        self.node_logs = NodeLogs(settings, tally, this_nodes_pods)
+        self.state.attach_logs(tally, LogCollector(tally))
+        self.state.attach_collector(self.node_logs.collector())
+
+    def _start_node_logs(self, supervisor: Supervisor, node_logs: NodeLogs) -> None:
+        supervisor.start("agent-logs", lambda: node_logs.run(self._stopping))
+
+    def _app_pods_sink(self) -> PodSink | None:
+        """The log watch also feeds the servers' view, when both look at the same pods (never list them twice)."""
+        view, logs = self.config.server_view, self.config.logs
+        if view.source is Source.OFF or view.selector is None:
+            return None
+        if (view.selector, view.namespaces) == (logs.selector, logs.namespaces):
+            return self.app_pods
+        return None
+
+    def _start_server_view(self, supervisor: Supervisor) -> None:
+        """Which application pods the NATS servers see: CONNZ joined with the pods, for the first target."""
+        settings, kube = self.config.server_view, self.kube
+        if settings.source is Source.OFF or settings.selector is None or kube is None or not self.active_targets:
+            return
+        target = self.active_targets[0]
+        board = ServerViewBoard(target.name, per_pod=self.config.logs.per_pod)
+        self.state.attach_server_view(board)
+        if self.logwatch is None or self._app_pods_sink() is None:  # no log watch of the same pods to share
+            selector, app_labels, index = settings.selector, self.config.logs.app_labels, self.app_pods
+            for namespace in settings.namespaces or (None,):
+                supervisor.start(
+                    f"app-pods:{namespace or '*'}",
+                    lambda ns=namespace: watch_pods(kube, ns, selector, app_labels, index, self._stopping),  # type: ignore[misc]
+                )
+        endpoints = ServiceEndpointCache(kube, target, self.config.diagnostics.namespace)
+        supervisor.start(
+            f"nats-endpoints:{target.name}", lambda: endpoints.refresh_forever(settings.interval, self._stopping)
+        )
+
+        async def connect() -> Client:
+            async def ignore(_: Exception) -> None:
+                return None
+
+            options = connect_options(target, target.servers, error_cb=ignore, name="nats-connectivity-server-view",
+                                      context=ssl_context(target))  # fmt: skip
+            client = Client()
+            await client.connect(**options, allow_reconnect=False, max_reconnect_attempts=1)
+            return client
+
+        def log_view() -> dict[PodKey, LogEntry]:
+            tally = self.state.logs
+            if tally is None:
+                return {}
+            return {(ns, pod): LogEntry(state.value) for (ns, _app, pod), state in tally.pod_states.items() if pod}
+
+        loop = ServerViewLoop(
+            settings,
+            board,
+            pods=lambda: [expected_pod(pod) for pod in self.app_pods.pods()],
+            logs=log_view,
+            connect=connect,
+            monitor_urls=lambda: [f"http://{e.address}:{settings.monitor_port}" for e in endpoints.latest],
+            expected_servers=lambda: sum(1 for e in endpoints.latest if e.ready),
+        )
+        supervisor.start("server-view", lambda: server_view_forever(loop, self._stopping))
+
+    def _start_cluster(self, supervisor: Supervisor, target: Target) -> None:
+        """Each server, each route and the JetStream canary of one target, when its config asks for them."""
+        settings = target.cluster
+        if not (settings.enabled or settings.jetstream.enabled):
+            return
+        kube, namespace = self.kube, self.config.diagnostics.namespace
+        service = service_name(target.servers[0].host, self.config.diagnostics.cluster_domain)
+
+        async def endpoints() -> tuple[ServerEndpoint, ...]:
+            if kube is None or service is None or self.agent is not None:
+                return endpoints_from_target(target)
+            try:
+                found = await service_endpoints(kube, service.namespace or namespace, service.name)
+            except KubeError:
+                return endpoints_from_target(target)  # counted and logged by the client
+            return endpoints_from_addresses(target, [(e.address, e.ready) for e in found])
+
+        board = self.state.cluster
+        supervisor.start(
+            f"cluster:{target.name}", lambda: cluster_forever(target, settings, endpoints, board, stop=self._stopping)
+        )
+
     def _start_target(self, supervisor: Supervisor, target: Target) -> None:
         self.state.add_target(target)
         supervisor.start(f"probe:{target.name}", lambda: probe_forever(target, self.state.record_probe, self._stopping))
         if target.session:
             session = Session(target, self.state.session_recorder(target.name))
             supervisor.start(f"session:{target.name}", lambda: session.run(self._stopping))
+        self._start_cluster(supervisor, target)
 
 
 async def run_until_signalled(exporter: Exporter) -> None:

@@ -14,6 +14,7 @@ from exporter import EXIT_USAGE, PROG, __version__
 from exporter.app import Exporter, run_until_signalled
 from exporter.audit import add_audit_arguments, run_audit
 from exporter.config import Config, add_config_flags, load_config
+from exporter.config.agent import AgentSettings, add_agent_flags, load_agent_settings
 from exporter.config.validate import ConfigError
 from exporter.diagnostics.command import add_check_arguments, run_check
 from exporter.runtime.process_log import configure
@@ -41,6 +42,12 @@ def build_parser() -> argparse.ArgumentParser:
         "audit", help="find IP-address NATS URLs and other best-practice violations in manifests or a cluster"
     )
     add_audit_arguments(audit)
+    agent = commands.add_parser(
+        "agent",
+        help="the node agent (a DaemonSet): probe from this node, read this node's pod logs from kubelet's files",
+    )
+    add_config_flags(agent)
+    add_agent_flags(agent)
     demo = commands.add_parser("demo", help="run everything locally against an embedded nats-server")
     add_config_flags(demo)
     demo.add_argument(
@@ -62,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
-    if not args_list or args_list[0] not in ("serve", "check", "audit", "demo", "-h", "--help", "--version"):
+    if not args_list or args_list[0] not in ("serve", "agent", "check", "audit", "demo", "-h", "--help", "--version"):
         args_list.insert(0, "serve")  # `nats-connectivity-exporter --nats-url ...` means serve
     args = build_parser().parse_args(args_list)
     env = os.environ if environ is None else environ
@@ -73,6 +80,12 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     if args.command == "audit":
         configure("warning", "text")
         return run_audit(args, sys.stdin, sys.stdout, sys.stderr)
+    if args.command == "agent":
+
+        def agent(config: Config, reload_source: Callable[[], Config]) -> int:
+            return serve(config, reload_source, agent=load_agent_settings(args, env))
+
+        return _with_config(args, env, agent)
     if args.command == "check":
         return _with_config(args, env, lambda config, _: run_check(config, args.output, sys.stdout, env))
     return _with_config(args, env, serve)
@@ -90,13 +103,17 @@ def _with_config(
         print(f"{PROG}: {exc}", file=sys.stderr)
         return EXIT_USAGE
     configure(config.log_level, config.log_format)
-    return command(config, reload_source)
+    try:
+        return command(config, reload_source)
+    except ConfigError as exc:  # a setting only the command reads (the agent's NODE_NAME, its log directory)
+        print(f"{PROG}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
 
 
-def serve(config: Config, reload_source: Callable[[], Config]) -> int:
+def serve(config: Config, reload_source: Callable[[], Config], *, agent: AgentSettings | None = None) -> int:
     async def main() -> None:
         # The Exporter is made inside the loop; an invalid web config file is a usage error like any other.
-        await run_until_signalled(Exporter(config, reload_source=reload_source))
+        await run_until_signalled(Exporter(config, reload_source=reload_source, agent=agent))
 
     try:
         asyncio.run(main())

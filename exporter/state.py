@@ -16,6 +16,8 @@ from prometheus_client.registry import Collector
 from exporter.audit.metrics import AuditCollector
 from exporter.audit.model import AuditResult
 from exporter.audit.runner import AuditBoard
+from exporter.cluster.metrics import ClusterCollector
+from exporter.cluster.runner import ClusterBoard
 from exporter.config import Target
 from exporter.diagnostics.metrics import DiagnosticsCollector
 from exporter.diagnostics.runner import Diagnosis, DiagnosticsBoard
@@ -24,6 +26,8 @@ from exporter.logwatch.tally import LogTally
 from exporter.probe.result import ProbeResult
 from exporter.probe.session_events import SessionEvent
 from exporter.probe.status import State, StatusBoard, Transition
+from exporter.servers.board import ServerViewBoard
+from exporter.servers.metrics import ServerViewCollector
 
 log = logging.getLogger(__name__)
 
@@ -35,8 +39,11 @@ class ExporterState:
         self.diagnostics = DiagnosticsBoard()
         self.audit = AuditBoard()
         self.logs: LogTally | None = None
+        self.cluster = ClusterBoard()
+        self.server_view: ServerViewBoard | None = None
         self.metrics.registry.register(DiagnosticsCollector(self.diagnostics))
         self.metrics.registry.register(AuditCollector(self.audit))
+        self.metrics.registry.register(ClusterCollector(self.cluster))
 
     def on_change(self, listener: Callable[[str], None]) -> None:
         """`listener` is told a target's name after each change of its probe or session (the scrape pre-renders)."""
@@ -55,6 +62,7 @@ class ExporterState:
         self.probes.remove_target(name)
         self.metrics.remove_target(name)
         self.diagnostics.forget(name)
+        self.cluster.remove_target(name)
 
     def record_probe(self, result: ProbeResult) -> Transition | None:
         """A probe result: counters, the status board, and a log line if the target's state changed."""
@@ -94,4 +102,13 @@ class ExporterState:
     def attach_logs(self, tally: LogTally, collector: Collector) -> None:
         """Log following is on: its tally is what the views read, its collector what /metrics shows."""
         self.logs = tally
+        self.metrics.registry.register(collector)
+
+    def attach_server_view(self, board: ServerViewBoard) -> None:
+        """The servers' view is on: its board is what /apps and the page read, its collector what /metrics shows."""
+        self.server_view = board
+        self.metrics.registry.register(ServerViewCollector(board))
+
+    def attach_collector(self, collector: Collector) -> None:
+        """A feature's own families (the node agent's reading statistics) join /metrics."""
         self.metrics.registry.register(collector)

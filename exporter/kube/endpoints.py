@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from exporter.kube.client import KubeApi
+from exporter.config import Target
+from exporter.kube.client import KubeApi, KubeError
+from exporter.kube.names import service_name
+from exporter.runtime.waiting import wait_or_stop
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,3 +42,28 @@ async def service_endpoints(api: KubeApi, namespace: str, service: str) -> list[
         "list endpointslices", path, [("labelSelector", f"kubernetes.io/service-name={service}")]
     )
     return parse_endpoint_slices([item for item in document.get("items") or () if isinstance(item, dict)])
+
+
+class ServiceEndpointCache:
+    """The endpoints of a target's NATS Service, refreshed every interval: what the servers' view reads to know
+    how many servers should answer and where their monitoring ports are."""
+
+    def __init__(self, api: KubeApi, target: Target, default_namespace: str) -> None:
+        self._api = api
+        self._service = service_name(target.servers[0].host)
+        self._namespace = default_namespace
+        self.latest: list[ServiceEndpoint] = []
+
+    async def refresh(self) -> None:
+        service = self._service
+        if service is None:
+            return  # an IP address or a name outside the cluster: no Service to read
+        # A failure is counted and logged by the client; the last known endpoints stay.
+        with contextlib.suppress(KubeError):
+            self.latest = await service_endpoints(self._api, service.namespace or self._namespace, service.name)
+
+    async def refresh_forever(self, interval: float, stopping: asyncio.Event) -> None:
+        while True:
+            await self.refresh()
+            if await wait_or_stop(stopping, interval):
+                return

@@ -175,19 +175,22 @@ async def watch_pods(
     stopping: asyncio.Event,
     *,
     rng: Callable[[], float] = random.random,
+    field_selector: str | None = None,
 ) -> None:
-    """List then watch the pods of one namespace (None: all) until `stopping` is set."""
+    """List then watch the pods of one namespace (None: all) until `stopping` is set; `field_selector` narrows
+    both (the node agent's `spec.nodeName=NODE`)."""
     path = f"/api/v1/namespaces/{namespace}/pods" if namespace else "/api/v1/pods"
+    selectors = [("labelSelector", selector)] + ([("fieldSelector", field_selector)] if field_selector else [])
     failures = 0
     while not stopping.is_set():
         try:
-            listed = await api.get_json("list pods", path, [("labelSelector", selector)])
+            listed = await api.get_json("list pods", path, selectors)
             version = str((listed.get("metadata") or {}).get("resourceVersion", ""))
             pods = [pod_info(item, app_labels) for item in listed.get("items") or ()]
             sink.replace_all(namespace, pods)
             failures = 0
             while not stopping.is_set():
-                version = await _watch_once(api, path, selector, version, app_labels, sink, stopping)
+                version = await _watch_once(api, path, selectors, version, app_labels, sink, stopping)
         except _Relist:
             continue  # history compacted (410): list again, at once
         except KubeError:
@@ -203,7 +206,7 @@ class _Relist(Exception):
 async def _watch_once(
     api: KubeApi,
     path: str,
-    selector: str,
+    selectors: Sequence[tuple[str, str]],
     version: str,
     app_labels: Sequence[str],
     sink: PodSink,
@@ -211,7 +214,7 @@ async def _watch_once(
 ) -> str:
     """One watch request; returns the version to continue from, or raises _Relist."""
     query = [
-        ("labelSelector", selector),
+        *selectors,
         ("watch", "true"),
         ("resourceVersion", version),
         ("allowWatchBookmarks", "true"),

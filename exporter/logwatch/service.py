@@ -7,7 +7,7 @@ import asyncio.sslproto
 
 from exporter.config.logs import LogSettings
 from exporter.kube.client import KubeApi
-from exporter.kube.pods import watch_pods
+from exporter.kube.pods import PodSink, TeeSink, watch_pods
 from exporter.logwatch.file_source import follow_file
 from exporter.logwatch.followers import PodFollowers
 from exporter.logwatch.lines import LineCounter
@@ -26,24 +26,26 @@ class LogWatch:
         self.followers: PodFollowers | None = None
         self.collector = LogCollector(self.tally)
 
-    def start(self, supervisor: Supervisor, stopping: asyncio.Event) -> None:
+    def start(self, supervisor: Supervisor, stopping: asyncio.Event, *, also: PodSink | None = None) -> None:
+        """Start the workers; `also` is told every pod change too (another feature reading the same pods)."""
         selector, api = self.settings.selector, self.api
         if selector is not None and api is not None:
             _shrink_tls_read_buffers()
             followers = PodFollowers(api, self.settings, self.matcher, self.tally, supervisor, stopping)
             self.followers = followers
             for namespace in self.settings.namespaces or (None,):
+                sink: PodSink = followers if also is None else TeeSink(followers, also)
                 supervisor.start(
-                    f"pods:{namespace or '*'}", self._pod_watcher(api, followers, namespace, selector, stopping)
+                    f"pods:{namespace or '*'}", self._pod_watcher(api, sink, namespace, selector, stopping)
                 )
         for app, path in self.settings.files:
             counter = LineCounter(LogSource(namespace="", app=app), self.matcher, self.tally, timestamps=False)
             supervisor.start(f"logfile:{app}:{path}", self._file_worker(path, counter, stopping))
 
     def _pod_watcher(
-        self, api: KubeApi, followers: PodFollowers, namespace: str | None, selector: str, stopping: asyncio.Event
+        self, api: KubeApi, sink: PodSink, namespace: str | None, selector: str, stopping: asyncio.Event
     ) -> WorkerFactory:
-        return lambda: watch_pods(api, namespace, selector, self.settings.app_labels, followers, stopping)
+        return lambda: watch_pods(api, namespace, selector, self.settings.app_labels, sink, stopping)
 
     def _file_worker(self, path: str, counter: LineCounter, stopping: asyncio.Event) -> WorkerFactory:
         return lambda: follow_file(path, counter, stopping, from_start=self.settings.from_start)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
 from http import HTTPStatus
-from typing import Protocol
+from typing import Any, Protocol
 
 import yaml
 from aiohttp import web
@@ -13,6 +14,7 @@ from exporter import __version__
 from exporter.config import Config
 from exporter.config.view import redacted_config
 from exporter.exposition.scrape import Exposition
+from exporter.servers.apps_view import apps_document
 from exporter.state import ExporterState
 from exporter.web.page import render
 from exporter.web.probe_endpoint import UnknownTarget, deadline, debug_trace, exposition, probe_now, resolve_target
@@ -88,6 +90,19 @@ def make_app(exporter: Served) -> web.Application:
         document = redacted_config(exporter.config, exporter.web_security.config)
         return web.Response(text=yaml.safe_dump(document, sort_keys=False), content_type="text/plain")
 
+    async def apps(request: web.Request) -> web.Response:
+        board = exporter.state.server_view
+        if board is None:
+            document: dict[str, Any] = {
+                "enabled": False,
+                "why": "the servers' view is off: it needs --apps.selector (or --logs.selector), Kubernetes access "
+                "and --server-view.source other than off",
+                "pods": [],
+            }
+        else:
+            document = {"enabled": True, **apps_document(board)}
+        return web.json_response(document, dumps=lambda value: json.dumps(value, indent=2, sort_keys=True))
+
     async def healthy(request: web.Request) -> web.Response:
         return web.Response(text="Healthy\n")
 
@@ -106,6 +121,7 @@ def make_app(exporter: Served) -> web.Application:
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/probe", probe)
     app.router.add_get("/config", config_page)
+    app.router.add_get("/apps", apps)
     app.router.add_get("/-/healthy", healthy)
     app.router.add_get("/-/ready", ready)
     app.router.add_post("/-/reload", reload)  # aiohttp answers 405 to every other method
