@@ -10,7 +10,6 @@ import asyncio
 import logging
 import os
 import signal
-import socket
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -141,9 +140,10 @@ class Exporter:
             runner, host, port, reuse_address=True, ssl_context=self.web_security.listening_context, backlog=512
         )
         await site.start()
-        server = site._server
-        sockets = getattr(server, "sockets", None) or []
-        self.bound_addresses = [sock.getsockname()[:2] for sock in sockets if sock.family in _INET]
+        # Every address the site listens on (":0" in tests picks a port; "" may bind IPv4 and IPv6).
+        self.bound_addresses = [
+            (str(address[0]), int(address[1])) for address in runner.addresses if isinstance(address, tuple)
+        ]
         for address in self.bound_addresses:
             log.info("listening", extra={"address": _format_address(address)})
         self.listening.set()
@@ -376,9 +376,6 @@ async def run_until_signalled(exporter: Exporter) -> None:
     )
     await exporter.run()
     log.info("stopped")
-
-
-_INET = (socket.AF_INET, socket.AF_INET6)
 
 
 def _format_address(address: tuple[str, int]) -> str:

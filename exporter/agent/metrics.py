@@ -18,6 +18,7 @@ MALFORMED_LINES = CounterSpec(
 BYTES_READ = CounterSpec("agent_log_bytes_read", "Bytes of container log files read on this node.", ())
 FILES_OPEN = GaugeSpec("agent_log_files_open", "Container log files held open on this node.", ())
 CONTAINERS = GaugeSpec("agent_log_containers", "Container log directories followed on this node.", ())
+FAMILIES = (MALFORMED_LINES, BYTES_READ, FILES_OPEN, CONTAINERS)
 
 
 @dataclass(slots=True)

@@ -41,7 +41,8 @@ from exporter.cluster.failure import (
 from exporter.cluster.result import JetStreamPhase, JetStreamReason, JetStreamResult, ReplicaState, UsageResource
 from exporter.config import Target
 from exporter.config.cluster import JetStreamSettings
-from exporter.probe.client_options import close_quietly, connect_options, ssl_context
+from exporter.probe.client_options import connect_options, ssl_context
+from exporter.probe.nats_client import close_quietly, server_info
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +110,7 @@ async def run_jetstream_probe(
                 )
             except (OSError, nats.errors.Error, ValueError) as exc:
                 raise CanaryFailure(JetStreamReason.CONNECT_FAILED, f"connect failed: {type(exc).__name__}") from exc
-            info = getattr(client, "_server_info", {}) or {}
+            info = server_info(client)
             if not info.get("jetstream", False):
                 raise CanaryFailure(JetStreamReason.JS_NOT_ENABLED, "the server announces no JetStream (INFO)")
             await _phases(client, settings, trace, replicas=max(1, min(settings.replicas, servers)), timeout=deadline)

@@ -31,7 +31,8 @@ from exporter.cluster.result import RouteProbe, RouteResult
 from exporter.cluster.servers import ServerEndpoint
 from exporter.config import Credentials, Target
 from exporter.config.cluster import DEFAULT_ACCOUNT
-from exporter.probe.client_options import close_quietly, connect_options, ssl_context
+from exporter.probe.client_options import connect_options, ssl_context
+from exporter.probe.nats_client import close_quietly
 
 log = logging.getLogger(__name__)
 

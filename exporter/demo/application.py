@@ -13,8 +13,8 @@ from pathlib import Path
 import nats.errors
 from nats.aio.client import Client
 
-from exporter.probe.client_options import close_quietly
 from exporter.probe.failure import describe
+from exporter.probe.nats_client import close_quietly
 
 
 class DemoApp:

@@ -9,7 +9,14 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from importlib import metadata
 
-from prometheus_client import GC_COLLECTOR, PLATFORM_COLLECTOR, PROCESS_COLLECTOR, CollectorRegistry, Gauge
+from prometheus_client import (
+    GC_COLLECTOR,
+    PLATFORM_COLLECTOR,
+    PROCESS_COLLECTOR,
+    CollectorRegistry,
+    Gauge,
+    disable_created_metrics,
+)
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -88,6 +95,8 @@ class ExporterMetrics:
         self.on_change = on_change  # told the target's name after each change (the exposition pre-renders it)
         self.targets: dict[str, TargetMetrics] = {}
         self.registry = CollectorRegistry(auto_describe=True)
+        # No `_created` series: they double the counter and histogram series and no dashboard or alert reads them.
+        disable_created_metrics()
         if process_metrics:
             for collector in (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):
                 self.registry.register(collector)

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import ssl
 from collections.abc import Awaitable, Callable
 from typing import Any
-
-import nats.errors
-from nats.aio.client import Client
 
 from exporter.config import Target
 from exporter.config.nats_url import NatsUrl
@@ -58,16 +54,3 @@ def connect_options(
     if creds.creds_file:
         options["user_credentials"] = creds.creds_file
     return options
-
-
-async def close_quietly(client: Client, timeout: float) -> None:
-    """Close whatever a client opened, even after a cancelled connect; a failure to close is nobody's result."""
-    if getattr(client, "_flush_queue", None) is None:
-        return  # connect() never started: nothing was opened
-    try:
-        async with asyncio.timeout(timeout):
-            await client.close()
-    except (TimeoutError, OSError, nats.errors.Error):
-        transport = getattr(client, "_transport", None)
-        if transport is not None:
-            transport.close()

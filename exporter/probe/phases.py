@@ -22,8 +22,9 @@ from nats.aio.subscription import Subscription
 
 from exporter.config import Target
 from exporter.config.nats_url import NatsUrl, redact_text
-from exporter.probe.client_options import close_quietly, connect_options, ssl_context
+from exporter.probe.client_options import connect_options, ssl_context
 from exporter.probe.failure import classify, describe
+from exporter.probe.nats_client import close_quietly, server_info
 from exporter.probe.result import Phase, ProbeResult, Reason, ServerInfo
 
 log = logging.getLogger(__name__)
@@ -108,7 +109,7 @@ async def _run_phases(target: Target, client: Client, trace: _Trace, context: ss
         **options, allow_reconnect=False, max_reconnect_attempts=1, reconnect_time_wait=0, ping_interval=3600
     )
     trace.end(Phase.CONNECT, started)
-    trace.server = ServerInfo.from_info(getattr(client, "_server_info", {}) or {})
+    trace.server = ServerInfo.from_info(server_info(client))
 
     trace.begin(Phase.RTT)
     trace.phases[Phase.RTT] = await client.rtt(timeout=max(1, round(target.timeout)))

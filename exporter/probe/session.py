@@ -21,8 +21,9 @@ from nats.aio.msg import Msg
 
 from exporter.config import Target
 from exporter.config.nats_url import redact_text
-from exporter.probe.client_options import client_tls, close_quietly, connect_options
+from exporter.probe.client_options import client_tls, connect_options
 from exporter.probe.failure import classify, describe
+from exporter.probe.nats_client import close_quietly
 from exporter.probe.result import Phase
 from exporter.probe.session_events import SessionEvent
 from exporter.runtime.backoff import Backoff

@@ -20,6 +20,7 @@ import nats.errors
 from nats.aio.client import Client
 
 from exporter.config.server_view import ServerViewSettings, Source
+from exporter.probe.nats_client import server_info
 from exporter.servers.board import ServerViewBoard, Snapshot
 from exporter.servers.join import join
 from exporter.servers.model import ExpectedPod, LogEntry, PodKey, ServerView, ViewFailure
@@ -63,9 +64,7 @@ async def account_of(client: Client, timeout: float) -> str:
 
 def own_connection(client: Client) -> tuple[str, int] | None:
     """(server_id, cid) of our own client, from the INFO nats-py keeps privately; None if not there."""
-    info = getattr(client, "_server_info", None)
-    if not isinstance(info, dict):
-        return None
+    info = server_info(client)
     server_id, cid = info.get("server_id"), info.get("client_id")
     return (str(server_id), cid) if isinstance(cid, int) and server_id else None
 

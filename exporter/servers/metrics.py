@@ -10,31 +10,17 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
 
-from exporter.runtime.families import PREFIX, CounterSpec, GaugeSpec
+from exporter.runtime.families import CounterSpec, GaugeSpec, HistogramSpec
 from exporter.servers.board import ServerViewBoard
 from exporter.servers.model import CloseReason, UnmatchedKind, Verdict
 from exporter.servers.tracker import RECONNECT_BUCKETS
 from exporter.servers.verdicts import PodVerdict
 
 APP = ("namespace", "app")
-
-
-@dataclass(frozen=True, slots=True)
-class HistogramSpec:
-    """A histogram built at scrape time from buckets kept elsewhere (the tracker)."""
-
-    name: str
-    help: str
-    labels: tuple[str, ...]
-    buckets: tuple[float, ...]
-
-    def family(self) -> HistogramMetricFamily:
-        return HistogramMetricFamily(PREFIX + self.name, self.help, labels=list(self.labels))
 
 
 APP_PODS_EXPECTED = GaugeSpec("app_pods_expected", "Application pods running and ready: expected to be connected.", APP)

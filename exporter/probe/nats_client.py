@@ -1,0 +1,37 @@
+"""The one place that reads nats-py's private attributes, each for a reason its public API does not cover.
+
+- `_server_info`: the INFO the server sent (server_name, server_id, version, cluster, jetstream, client_id). nats-py
+  keeps it only privately; the probe reports the answering server from it, the JetStream canary its `jetstream`
+  flag, the servers' view its own connection's id (to leave itself out of CONNZ).
+- `_flush_queue`: set once `connect()` has started opening things; before that there is nothing to close.
+- `_transport`: closed directly when `close()` itself fails or times out, so no socket outlives a probe.
+Tested against the installed nats-py by tests/probe/test_nats_client.py; a nats-py upgrade that renames them fails
+there first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import nats.errors
+from nats.aio.client import Client
+
+
+def server_info(client: Client) -> dict[str, Any]:
+    """The INFO the server sent on connect (empty before one arrived)."""
+    info = getattr(client, "_server_info", None)
+    return dict(info) if isinstance(info, dict) else {}
+
+
+async def close_quietly(client: Client, timeout: float) -> None:
+    """Close whatever a client opened, even after a cancelled connect; a failure to close is nobody's result."""
+    if getattr(client, "_flush_queue", None) is None:
+        return  # connect() never started: nothing was opened
+    try:
+        async with asyncio.timeout(timeout):
+            await client.close()
+    except (TimeoutError, OSError, nats.errors.Error):
+        transport = getattr(client, "_transport", None)
+        if transport is not None:
+            transport.close()
