@@ -96,7 +96,7 @@ class ExporterMetrics:
         self.targets: dict[str, TargetMetrics] = {}
         self.registry = CollectorRegistry(auto_describe=True)
         # No `_created` series: they double the counter and histogram series and no dashboard or alert reads them.
-        disable_created_metrics()
+        disable_created_metrics()  # type: ignore[no-untyped-call]
         if process_metrics:
             for collector in (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):
                 self.registry.register(collector)
