@@ -29,7 +29,11 @@ async def test_the_running_exporter_exposes_only_catalogued_families(
     exposed = {line.split(" ")[2] for line in text.splitlines() if line.startswith(f"# TYPE {PREFIX}")}
     catalogued = {name for spec in FAMILIES for name in (spec.full_name, *exposed_names(spec))}
     assert exposed <= catalogued, f"exposed but not catalogued: {sorted(exposed - catalogued)}"
-    assert {"nats_connectivity_probe_success", "nats_connectivity_probes_total", "nats_connectivity_build_info"} <= exposed
+    assert {
+        "nats_connectivity_probe_success",
+        "nats_connectivity_probes_total",
+        "nats_connectivity_build_info",
+    } <= exposed
 
 
 def test_the_readme_lists_every_family() -> None:
