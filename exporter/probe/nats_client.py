@@ -5,6 +5,9 @@
   flag, the servers' view its own connection's id (to leave itself out of CONNZ).
 - `_flush_queue`: set once `connect()` has started opening things; before that there is nothing to close.
 - `_transport`: closed directly when `close()` itself fails or times out, so no socket outlives a probe.
+- `_reconnection_task`: the client's reconnect loop. On Python 3.11 `asyncio.wait_for` can swallow a cancellation
+  (CPython gh-86296, fixed in 3.12), and nats-py's reconnect loop connects through it: a loop cancelled by
+  `close()` while the server is down can survive and retry forever, holding shutdown. It is cancelled until it ends.
 Tested against the installed nats-py by tests/probe/test_nats_client.py; a nats-py upgrade that renames them fails
 there first.
 """
@@ -35,3 +38,18 @@ async def close_quietly(client: Client, timeout: float) -> None:
         transport = getattr(client, "_transport", None)
         if transport is not None:
             transport.close()
+    await _end_reconnect_loop(client)
+
+
+RECONNECT_CANCEL_ATTEMPTS = 20
+
+
+async def _end_reconnect_loop(client: Client) -> None:
+    task = getattr(client, "_reconnection_task", None)
+    if not isinstance(task, asyncio.Task):
+        return
+    for _ in range(RECONNECT_CANCEL_ATTEMPTS):
+        if task.done():
+            return
+        task.cancel()
+        await asyncio.wait([task], timeout=0.05)
