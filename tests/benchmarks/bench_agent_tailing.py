@@ -23,10 +23,11 @@ from pathlib import Path
 from exporter.agent.cri import CriCounter
 from exporter.agent.follower import ContainerLog, Start
 from exporter.agent.positions import PositionStore
-from exporter.config.logs import DEFAULT_SUBSTRINGS, Patterns
+from exporter.config.logs import Patterns
 from exporter.logwatch.tally import LogSource
 
 from ._support import TimeBudget, print_figure
+from .bench_matcher import EVENT_MESSAGES, PATTERNS, PLAIN_MESSAGES  # the same corpus as the matcher benchmark
 
 FILE_BYTES = 150_000_000
 EVENT_EVERY = 100
@@ -39,20 +40,6 @@ GOAL_GREP = 0.5
 START_NS = 1_795_514_400_000_000_000
 SPLIT = 16 * 1024
 
-PATTERNS = [text for texts in DEFAULT_SUBSTRINGS.values() for text in texts]
-EVENT_MESSAGES = (
-    "INFO Connected to NATS server nats://nats-server.nats.svc.cluster.local:4222 (server_id=NCX{r})",
-    "ERROR Failed to connect to NATS: nats: no servers available for connection (attempt {r})",
-    "WARN NATS connection lost: read tcp 10.42.0.{r}:51234->10.43.12.7:4222: i/o timeout",
-)
-PLAIN_MESSAGES = (
-    "INFO handled request method=GET path=/api/v1/orders/{r} status=200 duration_ms={d} bytes={b}",
-    "INFO handled request method=POST path=/api/v1/payments status=201 duration_ms={d} trace_id={h}",
-    "DEBUG cache lookup key=session:{h} hit=true age_ms={d}",
-    "WARN slow query table=orders rows={b} duration_ms={d} plan=seq_scan",
-    "DEBUG NATS publish subject=orders.created.{r} bytes={b} reply=_INBOX.{h}",
-    "INFO NATS subscription active subject=payments.> queue=workers pending={r}",
-)
 MTAIL_PROGRAM = """counter nats_connected
 counter nats_failed
 counter nats_lost
