@@ -57,7 +57,9 @@ def test_logs_are_mounted_read_only_and_only_the_positions_are_writable(objects:
     volumes = {volume["name"]: volume for volume in pod_spec(objects)["volumes"]}
     mounts = {mount["mountPath"]: mount for mount in container(objects)["volumeMounts"]}
     host_paths = {
-        path: volumes[mount["name"]]["hostPath"] for path, mount in mounts.items() if "hostPath" in volumes[mount["name"]]
+        path: volumes[mount["name"]]["hostPath"]
+        for path, mount in mounts.items()
+        if "hostPath" in volumes[mount["name"]]
     }
     assert host_paths == {
         "/var/log/pods": {"path": "/var/log/pods", "type": "Directory"},

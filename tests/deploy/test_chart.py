@@ -34,7 +34,9 @@ from tests.deploy.support import (
 KUBERNETES_VERSIONS = ("1.25.0", kubernetes_validate.utils.latest_version())
 CUSTOM_KINDS = {"ServiceMonitor", "PodMonitor", "PrometheusRule"}
 NAMES = sorted(COMBINATIONS)
-SERVE_NAMES = sorted(set(COMBINATIONS) - AGENTS)  # the agent's pod is locked down its own way: tests/deploy/test_agent.py
+SERVE_NAMES = sorted(
+    set(COMBINATIONS) - AGENTS
+)  # the agent's pod is locked down its own way: tests/deploy/test_agent.py
 LOCKED_DOWN_POD = {
     "runAsNonRoot": True,
     "runAsUser": 10001,
