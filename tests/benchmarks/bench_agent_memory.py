@@ -10,6 +10,7 @@ skipped with a message and only the `serve` baseline is printed.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import os
@@ -24,6 +25,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from exporter.cli import build_parser
 from exporter.demo.nats_server import NatsServer, free_port
 
 from ._support import print_figure
@@ -66,16 +68,18 @@ def cpu_seconds(pid: int) -> float:
 
 
 def agent_available() -> tuple[bool, str]:
-    """Whether `python -m exporter agent` exists yet, and what the CLI said if not."""
-    result = subprocess.run(
-        [sys.executable, "-m", "exporter", "agent", "--help"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    said = (result.stderr or result.stdout).strip().splitlines()
-    return result.returncode == 0, said[-1] if said else "no output"
+    """Whether the CLI has an `agent` subcommand yet, and which commands it has.
+
+    Asked of the parser itself: `python -m exporter agent --help` succeeds even without one, since the default
+    command's parser prints its help before it rejects the unknown word.
+    """
+    commands = {
+        command
+        for action in build_parser()._actions  # argparse has no public way to list subcommands
+        if isinstance(action, argparse._SubParsersAction)
+        for command in action.choices
+    }
+    return "agent" in commands, "commands: " + ", ".join(sorted(commands))
 
 
 def child_environment(home: Path) -> dict[str, str]:
