@@ -3,7 +3,9 @@
 - `sync`: copy alerts/nats-connectivity.rules.yaml and dashboards/*.json into the Helm chart's files/ (a chart cannot
   read outside its directory, so it ships copies; the repository's copies stay the one source of truth).
 - `manifests`: render the chart with its default values into deploy/manifests/ (plain `kubectl apply -f` and
-  kustomize), and with the Prometheus Operator resources on into deploy/manifests/prometheus-operator/.
+  kustomize), and with the Prometheus Operator resources on into deploy/manifests/prometheus-operator/; the node
+  agent (`mode: agent`, a DaemonSet) into deploy/manifests/agent/, its PodMonitor into
+  deploy/manifests/agent/prometheus-operator/.
 - `check`: change nothing; list every file that differs from what the two commands would write; exit 1 if any.
 Without a command: sync, then manifests. Rendering uses Helm's own library (PyPI `helm-python-sdk`), offline.
 """
@@ -24,6 +26,9 @@ ROOT = DEPLOY.parent
 CHART = DEPLOY / "helm" / "nats-connectivity-exporter"
 MANIFESTS = DEPLOY / "manifests"
 OPERATOR_MANIFESTS = MANIFESTS / "prometheus-operator"
+AGENT_MANIFESTS = MANIFESTS / "agent"
+AGENT_OPERATOR_MANIFESTS = AGENT_MANIFESTS / "prometheus-operator"
+AGENT_VALUES: dict[str, Any] = {"mode": "agent"}
 RULES_SOURCE = ROOT / "alerts" / "nats-connectivity.rules.yaml"
 DASHBOARDS_SOURCE = ROOT / "dashboards"
 RULES_COPY = CHART / "files" / "nats-connectivity.rules.yaml"
@@ -201,6 +206,36 @@ def manifest_files() -> dict[Path, str]:
     files[OPERATOR_MANIFESTS / "kustomization.yaml"] = _kustomization(
         ["prometheus-operator.yaml"],
         "Beside deploy/manifests, with the Prometheus Operator: kubectl apply -k deploy/manifests/prometheus-operator",
+    )
+    files.update(agent_manifest_files())
+    return files
+
+
+def agent_manifest_files() -> dict[Path, str]:
+    """The node agent instead of the exporter: a DaemonSet (deploy/manifests/agent/) and its PodMonitor beside it."""
+    agent_values = ", mode agent"
+    files = {
+        AGENT_MANIFESTS / "nats-connectivity-exporter-agent.yaml": _bundle(
+            "The node agent (a DaemonSet, one per node) for `kubectl apply -f` or `kubectl apply -k`",
+            render(AGENT_VALUES),
+            None,
+            agent_values,
+        ),
+        AGENT_MANIFESTS / "kustomization.yaml": _kustomization(
+            ["nats-connectivity-exporter-agent.yaml"],
+            "The node agent instead of the exporter: kubectl apply -k deploy/manifests/agent",
+        ),
+    }
+    files[AGENT_OPERATOR_MANIFESTS / "podmonitor.yaml"] = _bundle(
+        "The node agent's PodMonitor (it labels every series with the agent's node)",
+        render({**AGENT_VALUES, "podMonitor": {"enabled": True}}),
+        ("podmonitor.yaml",),
+        agent_values + ", with podMonitor.enabled",
+    )
+    files[AGENT_OPERATOR_MANIFESTS / "kustomization.yaml"] = _kustomization(
+        ["podmonitor.yaml"],
+        "Beside deploy/manifests/agent, with the Prometheus Operator: "
+        "kubectl apply -k deploy/manifests/agent/prometheus-operator",
     )
     return files
 

@@ -95,6 +95,15 @@ COMBINATIONS: dict[str, dict[str, Any]] = {
         "networkPolicy": {"enabled": True, "ingressFrom": []},
         "replicas": 2,
     },
+    # The node agent: a DaemonSet reading each node's logs from /var/log/pods, scraped through a PodMonitor that
+    # labels every series with its node, behind a NetworkPolicy.
+    "agent": {
+        "mode": "agent",
+        "config": {"logs": {"selector": "app.kubernetes.io/part-of=petrosa"}},
+        "podMonitor": {"enabled": True, "additionalLabels": {"release": "kube-prometheus-stack"}},
+        "networkPolicy": {"enabled": True},
+        "tolerations": [{"key": "monitoring", "operator": "Equal", "value": "true", "effect": "NoSchedule"}],
+    },
     # Every Prometheus Operator resource, the rules adjusted.
     "operator": {
         "serviceMonitor": {"enabled": True, "additionalLabels": {"release": "monitoring"}, "interval": "15s"},
@@ -107,6 +116,9 @@ COMBINATIONS: dict[str, dict[str, Any]] = {
         "dashboards": {"enabled": True, "namespace": "grafana", "annotations": {"grafana_folder": "NATS"}},
     },
 }
+
+
+AGENTS = frozenset(name for name, values in COMBINATIONS.items() if values.get("mode") == "agent")
 
 
 def combination(name: str) -> dict[str, Any]:

@@ -62,7 +62,7 @@ def one(objects: list[Obj], kind: str) -> Obj:
 
 
 def workload(objects: list[Obj]) -> Obj:
-    found = [obj for obj in objects if obj["kind"] in ("Deployment", "StatefulSet")]
+    found = [obj for obj in objects if obj["kind"] in ("Deployment", "StatefulSet", "DaemonSet")]
     assert len(found) == 1, [obj["kind"] for obj in found]
     return found[0]
 

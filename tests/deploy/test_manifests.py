@@ -14,6 +14,8 @@ from tests.deploy.support import Obj
 
 BUNDLE = deploy_render.MANIFESTS / "nats-connectivity-exporter.yaml"
 OPERATOR_BUNDLE = deploy_render.OPERATOR_MANIFESTS / "prometheus-operator.yaml"
+AGENT_BUNDLE = deploy_render.AGENT_MANIFESTS / "nats-connectivity-exporter-agent.yaml"
+AGENT_MONITOR = deploy_render.AGENT_OPERATOR_MANIFESTS / "podmonitor.yaml"
 
 
 def kustomize(directory: Path) -> list[Obj]:
@@ -41,6 +43,27 @@ def test_deploy_is_in_sync_with_the_chart_and_its_sources() -> None:
 def test_the_plain_manifests_are_the_chart_with_its_defaults() -> None:
     rendered = deploy_render.objects(deploy_render.render())
     assert sorted(load(BUNDLE), key=key) == sorted(rendered, key=key)
+
+
+def test_the_agent_manifests_are_the_chart_in_agent_mode() -> None:
+    rendered = deploy_render.objects(deploy_render.render({"mode": "agent"}))
+    assert sorted(load(AGENT_BUNDLE), key=key) == sorted(rendered, key=key)
+    kinds = {obj["kind"] for obj in load(AGENT_BUNDLE)}
+    assert "DaemonSet" in kinds
+    assert not kinds & {"Deployment", "StatefulSet", "Service"}
+
+
+def test_the_agents_pod_monitor_labels_the_node() -> None:
+    (monitor,) = load(AGENT_MONITOR)
+    assert monitor["kind"] == "PodMonitor"
+    relabeling = monitor["spec"]["podMetricsEndpoints"][0]["relabelings"][0]
+    assert relabeling["sourceLabels"] == ["__meta_kubernetes_pod_node_name"]
+    assert relabeling["targetLabel"] == "node"
+
+
+def test_kustomize_renders_the_agent_manifests() -> None:
+    assert sorted(kustomize(deploy_render.AGENT_MANIFESTS), key=key) == sorted(load(AGENT_BUNDLE), key=key)
+    assert kustomize(deploy_render.AGENT_OPERATOR_MANIFESTS) == load(AGENT_MONITOR)
 
 
 def test_kustomize_renders_the_manifests() -> None:

@@ -65,24 +65,37 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- if .Values.webConfig.tls }}https{{ else }}http{{ end }}
 {{- end }}
 
+{{/* "true" in mode agent (a DaemonSet running `agent`), else empty; an unknown mode fails here. */}}
+{{- define "nce.agentMode" -}}
+{{- if not (has .Values.mode (list "deployment" "agent")) }}
+{{- fail (printf "mode %v: deployment or agent" .Values.mode) }}
+{{- end }}
+{{- if eq .Values.mode "agent" }}true{{ end }}
+{{- end }}
+
 {{/*
 Kubernetes features. Each is "true" or empty.
 Log following needs a selector: without one the exporter follows no pods, so it needs no access.
+The agent reads only pods (its node's, in every namespace); the other features are `serve`'s.
 */}}
 {{- define "nce.feature.logs" -}}
-{{- if and .Values.rbac.logs (dig "logs" "selector" "" (.Values.config | default dict)) }}true{{ end }}
+{{- if and (not (include "nce.agentMode" .)) .Values.rbac.logs (dig "logs" "selector" "" (.Values.config | default dict)) }}true{{ end }}
 {{- end }}
 
 {{- define "nce.feature.diagnostics" -}}
-{{- if .Values.rbac.diagnostics }}true{{ end }}
+{{- if and (not (include "nce.agentMode" .)) .Values.rbac.diagnostics }}true{{ end }}
 {{- end }}
 
 {{- define "nce.feature.audit" -}}
-{{- if .Values.rbac.audit }}true{{ end }}
+{{- if and (not (include "nce.agentMode" .)) .Values.rbac.audit }}true{{ end }}
+{{- end }}
+
+{{- define "nce.feature.agent" -}}
+{{- include "nce.agentMode" . }}
 {{- end }}
 
 {{- define "nce.kubeAccess" -}}
-{{- if or (include "nce.feature.logs" .) (include "nce.feature.diagnostics" .) (include "nce.feature.audit" .) }}true{{ end }}
+{{- if or (include "nce.feature.logs" .) (include "nce.feature.diagnostics" .) (include "nce.feature.audit" .) (include "nce.feature.agent" .) }}true{{ end }}
 {{- end }}
 
 {{- define "nce.automountToken" -}}
@@ -103,7 +116,7 @@ The namespaces the rules are granted in: rbac.namespaces, else config.logs.names
 rbac.clusterWide) means cluster-wide. Log following across all namespaces cannot work with namespaced rules: that combination fails here.
 */}}
 {{- define "nce.rbacNamespaces" -}}
-{{- if .Values.rbac.clusterWide }}
+{{- if or .Values.rbac.clusterWide (include "nce.agentMode" .) }}
 {{- toYaml list }}
 {{- else }}
 {{- $logNamespaces := include "nce.logNamespaces" . | fromYamlArray }}
@@ -127,6 +140,8 @@ The API permissions of each feature: group, resource, verbs. This table is the o
 README's RBAC list and tests/deploy/test_rbac.py say the same.
 */}}
 {{- define "nce.permissions" -}}
+agent:
+  - {group: "", resource: pods, verbs: [get, list, watch]}
 logs:
   - {group: "", resource: pods, verbs: [get, list, watch]}
   - {group: "", resource: pods/log, verbs: [get]}
@@ -173,6 +188,7 @@ Call with (dict "features" (list "logs" ...) "context" $).
 {{- if include "nce.feature.logs" . }}{{ $features = append $features "logs" }}{{ end }}
 {{- if include "nce.feature.diagnostics" . }}{{ $features = append $features "diagnostics" }}{{ end }}
 {{- if include "nce.feature.audit" . }}{{ $features = append $features "audit" }}{{ end }}
+{{- if include "nce.feature.agent" . }}{{ $features = append $features "agent" }}{{ end }}
 {{- toYaml $features }}
 {{- end }}
 
@@ -203,5 +219,35 @@ relabelings:
 {{- with $monitor.metricRelabelings }}
 metricRelabelings:
   {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end }}
+
+{{/*
+The NATS pods' monitoring ports the exporter connects to, as a YAML list: the servers' view's when its source is
+`monitor`, each target's cluster probes' (/healthz) when `cluster.enabled` and `cluster.monitor_port` is not 0,
+plus networkPolicy.nats.monitorPorts. Defaults as in exporter/config/server_view.py and cluster.py (8222).
+*/}}
+{{- define "nce.natsMonitorPorts" -}}
+{{- $config := .Values.config | default dict }}
+{{- $ports := list }}
+{{- $view := get $config "server_view" | default dict }}
+{{- if eq (toString (get $view "source")) "monitor" }}
+{{- $ports = append $ports (printf "%05d" (int (dig "monitor_port" 8222 $view))) }}
+{{- end }}
+{{- range $target := get $config "targets" | default list }}
+{{- $cluster := get $target "cluster" | default dict }}
+{{- if get $cluster "enabled" }}
+{{- $port := int (dig "monitor_port" 8222 $cluster) }}
+{{- if $port }}{{ $ports = append $ports (printf "%05d" $port) }}{{ end }}
+{{- end }}
+{{- end }}
+{{- range .Values.networkPolicy.nats.monitorPorts | default list }}
+{{- $ports = append $ports (printf "%05d" (int .)) }}
+{{- end }}
+{{- /* zero-padded so that the alphabetical sort is the numeric one */}}
+{{- range $ports | sortAlpha | uniq }}
+- {{ atoi . }}
+{{- else }}
+[]
 {{- end }}
 {{- end }}
