@@ -23,7 +23,13 @@ CRITICAL = {
     "NATSConnectivityNoReadyEndpoints",
     "NATSConnectivityExporterDown",
     "NATSConnectivityExporterAbsent",
+    "NATSApplicationPodsNotConnected",
+    "NATSRouteBroken",
+    "NATSJetStreamUnavailable",
+    "NATSUnreachableFromNode",
 }
+# Alerts with two rules of one name, natscli's way: a warning level and a critical level.
+TWO_LEVELS = {"NATSJetStreamStorageNearlyFull"}
 DEFAULT_PROBE_INTERVAL = 15.0
 DIAGNOSTICS_INTERVAL = 60.0
 # Gauges the diagnostics and the audit set once per --diagnostics.interval.
@@ -59,14 +65,30 @@ def test_every_alert_is_unit_tested_firing_and_not_firing() -> None:
 
 
 def test_severities_page_only_for_the_critical_alerts() -> None:
-    assert {alert.name: alert.labels.get("severity") for alert in alerts()} == {
-        alert.name: "critical" if alert.name in CRITICAL else "warning" for alert in alerts()
+    severities: dict[str, set[str | None]] = {}
+    for alert in alerts():
+        severities.setdefault(alert.name, set()).add(alert.labels.get("severity"))
+    assert severities == {
+        name: {"warning", "critical"} if name in TWO_LEVELS else {"critical" if name in CRITICAL else "warning"}
+        for name in severities
     }
+
+
+def test_two_level_alerts_page_at_the_higher_threshold_sooner() -> None:
+    """The critical rule of a two-level alert has the higher threshold and the shorter `for:` (natscli: 75% / 90%)."""
+    for name in TWO_LEVELS:
+        levels = {alert.labels["severity"]: alert for alert in alerts() if alert.name == name}
+        assert set(levels) == {"warning", "critical"}, name
+        thresholds = {level: float(re.findall(r">\s*([0-9.]+)", rule.expr)[-1]) for level, rule in levels.items()}
+        assert thresholds == {"warning": 0.75, "critical": 0.9}, name
+        assert seconds(levels["critical"].duration) < seconds(levels["warning"].duration), name
 
 
 def test_alerts_are_named_and_annotated() -> None:
     for alert in alerts():
-        assert re.fullmatch(r"NATSConnectivity[A-Z][A-Za-z]+", alert.name), alert.name
+        # NATSConnectivity* for the probe, the logs and Kubernetes; NATSApplication*, NATSRoute*, NATSServer*,
+        # NATSJetStream*, NATSUnreachableFromNode for the features named so in their issues.
+        assert re.fullmatch(r"NATS[A-Z][A-Za-z]+", alert.name), alert.name
         assert set(alert.annotations) == {"summary", "description", "runbook_url"}, alert.name
         assert "{{" in alert.annotations["description"], f"{alert.name}: the description says which target/app"
         anchor = alert.name.lower()
