@@ -98,7 +98,11 @@ def row() -> Row:
             )
             .with_transformation(_route_matrix())
             .mappings(OK_FAILING)
-            .cell_options(COLOUR_BACKGROUND),
+            .cell_options(COLOUR_BACKGROUND)
+            .override_by_name(  # the first column names the rows (from_server): plain text
+                "from_server\\to_server",
+                [dashboard_models.DynamicConfigValue(id_val="custom.cellOptions", value=models.TableAutoCellOptions())],
+            ),
             state_timeline(
                 "Routes over time",
                 "Each ordered pair of servers over time: green while messages cross from from_server to to_server, "
