@@ -16,16 +16,17 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
-from grafana_foundation_sdk.builders import bargauge, heatmap, prometheus, stat, table, timeseries
+from grafana_foundation_sdk.builders import bargauge, heatmap, prometheus, stat, statetimeline, table, timeseries
 from grafana_foundation_sdk.builders import common as common_builders
 from grafana_foundation_sdk.builders import dashboard as dashboard_builders
 from grafana_foundation_sdk.models import common as models
 from grafana_foundation_sdk.models import dashboard as dashboard_models
+from grafana_foundation_sdk.models import heatmap as heatmap_models
 from grafana_foundation_sdk.models import prometheus as prometheus_models
 
 # The SDK's panel builders the rows use (each has `.id()`, which Builder[Panel] lacks); a new kind is one more here.
-PanelBuilder = stat.Panel | bargauge.Panel | timeseries.Panel | table.Panel | heatmap.Panel
-_P = TypeVar("_P", stat.Panel, bargauge.Panel, timeseries.Panel, table.Panel)
+PanelBuilder = stat.Panel | bargauge.Panel | timeseries.Panel | table.Panel | heatmap.Panel | statetimeline.Panel
+_P = TypeVar("_P", stat.Panel, bargauge.Panel, timeseries.Panel, table.Panel, statetimeline.Panel)
 
 # Every panel, query and variable asks the data source the user picks in the `datasource` variable.
 DATASOURCE = dashboard_models.DataSourceRef(type_val="prometheus", uid="${datasource}")
@@ -35,6 +36,9 @@ EXPORTER = ("job", "instance")  # the exporter's own series
 TARGET = (*EXPORTER, "target")  # per NATS target: probes, sessions, diagnostics
 NAMESPACE = (*EXPORTER, "namespace")  # per namespace: the configuration audit
 APP = (*NAMESPACE, "app")  # per application: its logs
+# The node agent's series (a DaemonSet): Prometheus adds `node` through the PodMonitor's relabelling. The `node`
+# variable's "All" is ".+", so these selectors keep only series that have a node, never the exporter Deployment's.
+NODE = (*TARGET, "node")
 
 
 @dataclass(frozen=True, slots=True)
@@ -284,6 +288,81 @@ def table_panel(
     if sort_by is not None:
         panel.sort_by([common_builders.TableSortByFieldState().display_name(sort_by).desc(False)])
     return _sized(panel, size)
+
+
+def state_timeline(
+    title: str,
+    description: str,
+    query: prometheus.Dataquery,
+    *,
+    size: tuple[int, int],
+    mappings: list[dashboard_models.ValueMapping],
+    steps: Sequence[tuple[str, float | None]],
+) -> statetimeline.Panel:
+    """A band per series, coloured by its state over time: which pair, server or node failed, and when."""
+    panel = (
+        statetimeline.Panel()
+        .title(title)
+        .description(description)
+        .datasource(DATASOURCE)
+        .with_target(query)
+        .unit("none")
+        .thresholds(thresholds(*steps))
+        .mappings(mappings)
+        .show_value(models.VisibilityMode.NEVER)
+        .merge_values(True)
+        .row_height(0.9)
+        .fill_opacity(80)
+        .line_width(0)
+        .align_value(models.TimelineValueAlignment.LEFT)
+        .legend(
+            common_builders.VizLegendOptions()
+            .display_mode(models.LegendDisplayMode.LIST)
+            .placement(models.LegendPlacement.BOTTOM)
+            .show_legend(False)
+        )
+        .tooltip(common_builders.VizTooltipOptions().mode(models.TooltipDisplayMode.SINGLE))
+    )
+    return _sized(panel, size)
+
+
+def histogram_heatmap(
+    title: str, description: str, buckets_expr: str, *, unit: str, size: tuple[int, int]
+) -> heatmap.Panel:
+    """A histogram's buckets as Prometheus counted them (no re-bucketing): `buckets_expr` sums by `le`."""
+    width, height = size
+    return (
+        heatmap.Panel()
+        .title(title)
+        .description(description)
+        .datasource(DATASOURCE)
+        .with_target(series(buckets_expr, "{{le}}").format(prometheus_models.PromQueryFormat.HEATMAP))
+        .unit(unit)
+        .scale_distribution(common_builders.ScaleDistributionConfig().type(models.ScaleDistribution.LINEAR))
+        .hide_from(common_builders.HideSeriesConfig().legend(False).tooltip(False).viz(False))
+        .calculate(False)
+        .cell_gap(1)
+        .color(
+            heatmap.HeatmapColorOptions()
+            .mode(heatmap_models.HeatmapColorMode.SCHEME)
+            .scheme("Oranges")
+            .exponent(0.5)
+            .fill("dark-orange")
+            .reverse(False)
+            .scale(heatmap_models.HeatmapColorScale.EXPONENTIAL)
+            .steps(64)
+        )
+        .filter_values(heatmap.FilterValueRange().le(1e-09))
+        .show_legend()
+        .rows_frame(heatmap.RowsHeatmapOptions().layout(models.HeatmapCellLayout.AUTO))
+        .mode(models.TooltipDisplayMode.SINGLE)
+        .hide_y_histogram()
+        .show_color_scale(False)
+        .y_axis(heatmap.YAxisConfig().axis_placement(models.AxisPlacement.LEFT).reverse(False).unit(unit))
+        .cell_values(heatmap.CellValues().unit("short"))
+        .span(width)
+        .height(height)
+    )
 
 
 def _timeseries(

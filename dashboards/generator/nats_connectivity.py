@@ -10,7 +10,7 @@ from grafana_foundation_sdk.builders import dashboard as builders
 from grafana_foundation_sdk.cog.builder import Builder
 from grafana_foundation_sdk.models import dashboard as models
 
-from . import applications, health, kubernetes, latency, overview, sessions
+from . import applications, cluster, health, kubernetes, latency, nodes, overview, server_view, sessions
 from .common import DATASOURCE, EXPORTER, NAMESPACE, RowFactory, query_variable, selector
 
 UID = "nats-connectivity"
@@ -23,7 +23,10 @@ ROWS: tuple[RowFactory, ...] = (
     latency.row,
     sessions.row,
     applications.row,
+    server_view.row,
     kubernetes.row,
+    cluster.row,
+    nodes.row,
     health.row,
 )
 
@@ -36,7 +39,8 @@ def build() -> models.Dashboard:
         builders.Dashboard("NATS connectivity")
         .uid(UID)
         .description(
-            "Can the applications reach NATS, and how well? Probes, sessions, application logs and Kubernetes "
+            "Can the applications reach NATS, and how well? Probes, sessions, application logs, the NATS servers' "
+            "view of the applications, the cluster's routes and JetStream, every node's view and Kubernetes "
             "diagnostics from nats-connectivity-exporter. Runbook: alerts/runbook.md."
         )
         .tags(["nats", "nats-connectivity-exporter", "kubernetes"])
@@ -91,6 +95,8 @@ def _variables() -> list[Builder[models.VariableModel]]:
         # Local log files have no namespace: ".*" keeps them when "All" is picked.
         query_variable("namespace", selector(log_lines, EXPORTER), all_value=".*"),
         query_variable("app", selector(log_lines, NAMESPACE), all_value=".*"),
+        # The node agent's nodes (the PodMonitor adds `node`); ".+" keeps out series without one.
+        query_variable("node", selector("nats_connectivity_probe_success", EXPORTER, 'node!=""'), all_value=".+"),
         builders.CustomVariable("phase")
         .label("Phase")
         .values(",".join(PHASES))

@@ -7,6 +7,7 @@ our own expressions: it masks string literals, then finds metric selectors by na
 
 from __future__ import annotations
 
+import importlib
 import re
 import shutil
 import subprocess
@@ -62,8 +63,99 @@ CONTRACT = frozenset(
         "config_violations",
     )
 )
+# The servers' view, the cluster data path and the node agent (DESIGN.md's tables for them, and the further families
+# their metrics.py declare: the view's expected servers, route interest time, per-account routes, route pairs, the
+# agent's log reading).
+CONTRACT |= frozenset(
+    PREFIX + name
+    for name in (
+        "app_pods_expected",
+        "app_pods_connected",
+        "app_pod_verdicts",
+        "app_connections",
+        "app_subscriptions",
+        "app_pending_bytes_max",
+        "app_connection_closes_total",
+        "app_clients",
+        "app_reconnect_seconds",
+        "unmatched_connections",
+        "server_view_success",
+        "server_view_servers",
+        "server_view_servers_expected",
+        "server_probe_success",
+        "server_healthz",
+        "server_ready_unhealthy",
+        "route_probe_success",
+        "route_probe_seconds",
+        "route_interest_seconds",
+        "route_account_probe_success",
+        "route_probes_total",
+        "jetstream_probe_success",
+        "jetstream_phase_seconds",
+        "jetstream_probes_total",
+        "jetstream_stream_replicas",
+        "jetstream_account_usage_ratio",
+        "agent_log_malformed_lines_total",
+        "agent_log_bytes_read_total",
+    )
+)
 # Metrics Prometheus makes itself, not the exporter.
 PROMETHEUS_METRICS = frozenset({"up"})
+# Labels Prometheus adds to every series it scrapes (job, instance) or that the agent's PodMonitor adds (the pod's
+# namespace and name, and `node` from __meta_kubernetes_pod_node_name); `pod` is also the exporter's own optional
+# per-pod label (--logs.per-pod).
+SCRAPE_LABELS = frozenset({"job", "instance", "namespace", "pod", "node"})
+
+
+# Feature packages whose families `serve` does not expose (yet): the servers' view and the cluster data path are
+# not wired into exporter/app.py yet, and the node agent's own families come from the `agent` command only. Their
+# metrics.py files are the reference for the drift tests meanwhile (tests/dashboards/test_metric_drift.py); remove
+# "servers" or "cluster" here when app.py serves them, and the drift test checks them against /metrics again (it
+# fails, saying so, as soon as `serve` exposes a family of a package listed here).
+NOT_SERVED_BY_SERVE = frozenset({"servers", "cluster", "agent"})
+
+
+@dataclass(frozen=True)
+class Declared:
+    """A metric family as a feature's metrics.py declares it: its kind, its labels and the samples it exposes."""
+
+    name: str  # the family's name as Prometheus's text format announces it (counters without `_total`)
+    kind: str  # gauge, counter, histogram
+    labels: tuple[str, ...]
+    package: str  # the feature package declaring it: "servers", "cluster", "probe", ...
+
+    @property
+    def samples(self) -> tuple[str, ...]:
+        if self.kind == "counter":
+            return (self.name + "_total",)
+        if self.kind == "histogram":
+            return tuple(self.name + suffix for suffix in HISTOGRAM_SUFFIXES)
+        return (self.name,)
+
+
+def declared_families() -> dict[str, Declared]:
+    """Every family the features declare in exporter/<feature>/metrics.py, by each sample name it exposes.
+
+    The specs are values (GaugeSpec, CounterSpec, HistogramSpec, or a feature's own spec with `buckets`); reading
+    them needs no exporter running, so the families of features not yet served by `serve` are known too.
+    """
+    found: dict[str, Declared] = {}
+    for path in sorted((REPO / "exporter").glob("*/metrics.py")):
+        package = path.parent.name
+        module = importlib.import_module(f"exporter.{package}.metrics")
+        for value in vars(module).values():
+            name, labels = getattr(value, "name", None), getattr(value, "labels", None)
+            if isinstance(value, type) or not isinstance(name, str) or not isinstance(labels, tuple):
+                continue
+            kind = getattr(value, "kind", None) or ("histogram" if hasattr(value, "buckets") else None)
+            if kind not in {"gauge", "counter", "histogram"}:
+                continue
+            declared = Declared(PREFIX + name, kind, labels, package)
+            for sample in declared.samples:
+                found[sample] = declared
+    return found
+
+
 HISTOGRAM_SUFFIXES = ("_bucket", "_count", "_sum")
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tests.alerts.rules import REPO, metric_names
+from tests.alerts.rules import NOT_SERVED_BY_SERVE, REPO, declared_families, metric_names
 
 DASHBOARDS = sorted((REPO / "dashboards").glob("*.json"))
 Json = dict[str, Any]
@@ -22,6 +22,7 @@ LINT_VALUES = {
     "namespace": "petrosa-apps",
     "app": "binance-data-extractor",
     "phase": "rtt",
+    "node": "worker-1",
 }
 ALL_VALUES = {
     "job": "nats-connectivity-exporter",
@@ -30,6 +31,7 @@ ALL_VALUES = {
     "namespace": ".*",
     "app": ".*",
     "phase": "rtt",
+    "node": ".+",
 }
 GLOBALS = {"__rate_interval": "1m", "__interval": "15s", "__range": "1h"}
 _VARIABLE = re.compile(r"\$\{(\w+)(?::\w+)?\}|\$(\w+)|\[\[(\w+)\]\]")
@@ -118,11 +120,22 @@ KUBERNETES_METRICS = frozenset(
 )
 
 
+def not_served_metrics() -> frozenset[str]:
+    """Sample names of the families `serve` does not expose (see NOT_SERVED_BY_SERVE)."""
+    return frozenset(name for name, declared in declared_families().items() if declared.package in NOT_SERVED_BY_SERVE)
+
+
+def served_by_one_exporter(expr: str) -> bool:
+    """Whether a plain `serve` exporter scraped by a plain Prometheus can give `expr` data: not when it uses a family
+    `serve` does not expose, nor when it selects by `node`, which only the agent's PodMonitor relabelling adds."""
+    return not (metric_names(expr) & not_served_metrics()) and "$node" not in expr
+
+
 def live_expressions(*, kubernetes: bool) -> dict[str, str]:
     """Every dashboard query that needs (or, with `kubernetes=False`, does not need) Kubernetes, as Grafana sends it
-    with every variable on "All"."""
+    with every variable on "All"; only those one `serve` exporter can fill (see `served_by_one_exporter`)."""
     return {
         query.label: expand(query.expr, ALL_VALUES)
         for query in all_queries()
-        if bool(metric_names(query.expr) & KUBERNETES_METRICS) == kubernetes
+        if bool(metric_names(query.expr) & KUBERNETES_METRICS) == kubernetes and served_by_one_exporter(query.expr)
     }
