@@ -107,12 +107,12 @@ PROMETHEUS_METRICS = frozenset({"up"})
 SCRAPE_LABELS = frozenset({"job", "instance", "namespace", "pod", "node"})
 
 
-# Feature packages whose families `serve` does not expose (yet): the servers' view and the cluster data path are
-# not wired into exporter/app.py yet, and the node agent's own families come from the `agent` command only. Their
-# metrics.py files are the reference for the drift tests meanwhile (tests/dashboards/test_metric_drift.py); remove
-# "servers" or "cluster" here when app.py serves them, and the drift test checks them against /metrics again (it
-# fails, saying so, as soon as `serve` exposes a family of a package listed here).
-NOT_SERVED_BY_SERVE = frozenset({"servers", "cluster", "agent"})
+# Feature packages whose families the drift test's `serve` does not expose: the cluster data path appears only for a
+# target whose config asks for it (tests/test_cluster_end_to_end.py checks them on a real cluster), and the node
+# agent's own families come from the `agent` command only (tests/test_agent_end_to_end.py). Their metrics.py files
+# are the reference for the drift tests (tests/dashboards/test_metric_drift.py); the drift test fails, saying so, as
+# soon as `serve` exposes a family of a package listed here.
+NOT_SERVED_BY_SERVE = frozenset({"cluster", "agent"})  # served only when a target or the agent command asks
 
 
 @dataclass(frozen=True)

@@ -125,10 +125,18 @@ def not_served_metrics() -> frozenset[str]:
     return frozenset(name for name, declared in declared_families().items() if declared.package in NOT_SERVED_BY_SERVE)
 
 
+def needs_connected_apps() -> frozenset[str]:
+    """Sample names of the servers' view: they have data only when application pods connect to NATS, which the
+    dashboard scenarios do not stage (tests/test_servers_view_end_to_end.py proves they fill through /metrics)."""
+    return frozenset(name for name, declared in declared_families().items() if declared.package == "servers")
+
+
 def served_by_one_exporter(expr: str) -> bool:
     """Whether a plain `serve` exporter scraped by a plain Prometheus can give `expr` data: not when it uses a family
-    `serve` does not expose, nor when it selects by `node`, which only the agent's PodMonitor relabelling adds."""
-    return not (metric_names(expr) & not_served_metrics()) and "$node" not in expr
+    `serve` does not expose or the servers' view (no application connects in the scenarios), nor when it selects by
+    `node`, which only the agent's PodMonitor relabelling adds."""
+    used = metric_names(expr)
+    return not (used & not_served_metrics()) and not (used & needs_connected_apps()) and "$node" not in expr
 
 
 def live_expressions(*, kubernetes: bool) -> dict[str, str]:
