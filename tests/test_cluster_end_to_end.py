@@ -80,8 +80,11 @@ async def test_each_server_each_route_and_jetstream_are_up(
         assert value(samples, "nats_connectivity_server_healthz", target=TARGET, server=name, mode="full") == 1
     for a in names:
         for b in (b for b in names if b != a):
-            delivery = value(samples, "nats_connectivity_route_probe_seconds", target=TARGET, from_server=a, to_server=b)
-            assert delivery is not None and delivery > 0
+            delivery = value(
+                samples, "nats_connectivity_route_probe_seconds", target=TARGET, from_server=a, to_server=b
+            )
+            assert delivery is not None
+            assert delivery > 0
     assert (value(samples, "nats_connectivity_jetstream_probes_total", target=TARGET, result="success") or 0) >= 1
 
 
@@ -91,7 +94,9 @@ async def test_a_stopped_server_is_down_and_its_routes_too(
     running = await start(start_exporter, cluster, tmp_path, jetstream=False)
     first, second, third = cluster.names
     await wait_for(
-        running.metric_is("nats_connectivity_route_probe_success", 1, target=TARGET, from_server=first, to_server=third),
+        running.metric_is(
+            "nats_connectivity_route_probe_success", 1, target=TARGET, from_server=first, to_server=third
+        ),
         timeout=30,
         message=f"route {first} -> {third} up",
     )
@@ -102,10 +107,14 @@ async def test_a_stopped_server_is_down_and_its_routes_too(
         message=f"{third} down on /metrics",
     )
     samples = await wait_for(
-        running.metric_is("nats_connectivity_route_probe_success", 0, target=TARGET, from_server=first, to_server=third),
+        running.metric_is(
+            "nats_connectivity_route_probe_success", 0, target=TARGET, from_server=first, to_server=third
+        ),
         timeout=30,
         message=f"route {first} -> {third} down",
     )
     assert value(samples, "nats_connectivity_server_probe_success", target=TARGET, server=first) == 1
-    assert value(samples, "nats_connectivity_route_probe_success", target=TARGET, from_server=first, to_server=second) == 1
+    assert (
+        value(samples, "nats_connectivity_route_probe_success", target=TARGET, from_server=first, to_server=second) == 1
+    )
     assert value(samples, "nats_connectivity_jetstream_probe_success", target=TARGET) is None  # the canary is off

@@ -48,7 +48,8 @@ def add_app_pod(kube: FakeKube, name: str, ip: str) -> None:
 
 async def apps(running: RunningExporter) -> dict[str, Any]:
     status, content_type, body = await running.get("/apps")
-    assert status == 200 and content_type.startswith("application/json")
+    assert status == 200
+    assert content_type.startswith("application/json")
     document: dict[str, Any] = json.loads(body)
     return document
 
@@ -127,16 +128,12 @@ async def test_each_pod_connected_then_one_leaves(
         message="app_pods_connected == 2 on /metrics",
     )
     await wait_for(
-        running.metric_is(
-            "nats_connectivity_app_pod_verdicts", 1, namespace=NS, app=APP, verdict="not_connected"
-        ),
+        running.metric_is("nats_connectivity_app_pod_verdicts", 1, namespace=NS, app=APP, verdict="not_connected"),
         message="one not_connected verdict on /metrics",
     )
 
 
-async def test_apps_says_why_when_the_view_is_off(
-    start_exporter: ExporterFactory, cluster: Cluster
-) -> None:
+async def test_apps_says_why_when_the_view_is_off(start_exporter: ExporterFactory, cluster: Cluster) -> None:
     running = await start_exporter("--nats-url", cluster.url(0))
     document = await apps(running)
     assert document["enabled"] is False
