@@ -39,8 +39,9 @@ async def check(*args: str, environ: dict[str, str] | None = None) -> tuple[int,
 
 
 def section(report: dict[str, Any], name: str) -> dict[str, Any]:
-    (found,) = [s for s in report["sections"] if s["name"] == name]
-    return found
+    found: list[dict[str, Any]] = [s for s in report["sections"] if s["name"] == name]
+    assert len(found) == 1, [s["name"] for s in report["sections"]]
+    return found[0]
 
 
 async def test_check_reports_each_server_route_and_jetstream(tmp_path: Path) -> None:
