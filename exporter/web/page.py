@@ -241,10 +241,10 @@ def _route_matrix(names: Sequence[str], routes: dict[tuple[str, str, str], Route
             else:
                 slowest = max((p.delivery_seconds or 0.0) for p in probes)
                 cells += f'<td style="{_CELL["ok"]}" class="secs">{slowest * 1000:.1f} ms</td>'
-        body += f"<tr><th><code>{escape(source)}</code> →</th>{cells}</tr>"
+        body += f'<tr><th style="white-space:nowrap"><code>{escape(source)}</code> →</th>{cells}</tr>'
     return (
         '<div class="failure">Routes (row publishes, column receives)</div>'
-        f"<table><tr><th></th>{header}</tr>{body}</table>"
+        f'<table style="width:auto;white-space:nowrap"><tr><th></th>{header}</tr>{body}</table>'
     )
 
 
