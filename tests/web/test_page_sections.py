@@ -1,0 +1,68 @@
+"""The status page's servers' view section and `check`'s section for it, from values (no servers needed): what a
+partial view says, the `$G` close-reason caveat, and which pods are listed as needing attention."""
+
+from __future__ import annotations
+
+from exporter.config.server_view import Source
+from exporter.probe.status import StatusBoard
+from exporter.servers.board import ServerViewBoard, Snapshot
+from exporter.servers.model import Connection, ExpectedPod, ServerConnz, ServerView, Verdict
+from exporter.servers.verdicts import PodVerdict
+from exporter.web.check_sections import render_server_view
+from exporter.web.page import render
+
+NOW = 1_795_000_000.0
+
+
+def pod(name: str, ip: str) -> ExpectedPod:
+    return ExpectedPod(namespace="shop", name=name, app="orders", ip=ip, start_time=NOW - 600)
+
+
+def board(*, answered: int, expected: int, closed_visible: bool) -> ServerViewBoard:
+    servers = tuple(ServerConnz(name=f"nats-{i}", server_id=f"ID{i}", connections=(), total=0) for i in range(answered))
+    connection = Connection(server="nats-0", server_id="ID0", cid=7, ip="10.0.0.1", port=40000, start=NOW - 60)
+    view = ServerView(Source.ACCOUNT, NOW - 1, servers, expected_servers=expected, closed_visible=closed_visible)
+    results = (
+        PodVerdict(pod("orders-0", "10.0.0.1"), Verdict.CONNECTED, "", (connection,)),
+        PodVerdict(pod("orders-1", "10.0.0.2"), Verdict.UNKNOWN, "2 of 3 servers answered"),
+        PodVerdict(pod("orders-2", "10.0.0.3"), Verdict.NO_SUBSCRIPTIONS, "connected, subscribed to nothing"),
+        PodVerdict(pod("orders-3", "10.0.0.4"), None, "not ready"),
+    )
+    target = ServerViewBoard("main")
+    target.snapshot = Snapshot("main", view, results, (), 0.0)
+    return target
+
+
+def page(view: ServerViewBoard | None) -> str:
+    return render(StatusBoard(), version="test", now=NOW, server_view=view)
+
+
+def test_a_partial_view_says_how_many_servers_answered_and_lists_the_pods_to_look_at() -> None:
+    html = page(board(answered=2, expected=3, closed_visible=True))
+    section = html[html.index("Applications as the NATS servers see them") :]
+    assert "partial view: 2 of 3 servers answered" in section
+    assert "shop/orders-1" in section  # unknown
+    assert "shop/orders-2" in section  # no_subscriptions, with its detail
+    assert "connected, subscribed to nothing" in section
+    assert "shop/orders-0" not in section  # connected
+    assert "shop/orders-3" not in section  # not expected (not ready)
+    assert "$G" not in section
+
+
+def test_the_global_account_caveat_when_close_reasons_are_not_visible() -> None:
+    html = page(board(answered=3, expected=3, closed_visible=False))
+    assert "3 server(s) answered" in html
+    assert "<code>$G</code>" in html
+
+
+def test_no_section_without_the_servers_view() -> None:
+    assert "Applications as the NATS servers see them" not in page(None)
+
+
+def test_check_section_from_the_same_board() -> None:
+    section = render_server_view(board(answered=2, expected=3, closed_visible=False), "title")
+    assert section.ok is False
+    assert section.lines[0] == "partial view: 2 of 3 servers answered"
+    assert any("$G" in line for line in section.lines)
+    assert "app shop/orders: 1 of 3 pods connected (1 connected, 1 no_subscriptions, 1 unknown)" in section.lines
+    assert [p["pod"] for p in section.document["not_connected"]] == ["orders-1", "orders-2"]
