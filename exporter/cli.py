@@ -18,7 +18,6 @@ from exporter.config.agent import AgentSettings, add_agent_flags, load_agent_set
 from exporter.config.validate import ConfigError
 from exporter.diagnostics.command import add_check_arguments, run_check
 from exporter.runtime.process_log import configure
-from exporter.web.check_sections import feature_sections
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +87,8 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
 
         return _with_config(args, env, agent)
     if args.command == "check":
+        from exporter.web.check_sections import feature_sections  # only `check` runs the features once
+
         return _with_config(
             args, env, lambda config, _: run_check(config, args.output, sys.stdout, env, feature_sections)
         )
