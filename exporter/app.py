@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 
+import aiohttp
 from aiohttp import web
 from nats.aio.client import Client
 
@@ -344,9 +345,16 @@ class Exporter:
             return endpoints_from_addresses(target, [(e.address, e.ready) for e in found])
 
         board = self.state.cluster
-        supervisor.start(
-            f"cluster:{target.name}", lambda: cluster_forever(target, settings, endpoints, board, stop=self._stopping)
-        )
+
+        async def probe_cluster() -> None:
+            # /healthz is asked over HTTP when a monitoring port is set: one session for the loop's whole life.
+            if not settings.monitor_port:
+                await cluster_forever(target, settings, endpoints, board, stop=self._stopping)
+                return
+            async with aiohttp.ClientSession() as http:
+                await cluster_forever(target, settings, endpoints, board, http=http, stop=self._stopping)
+
+        supervisor.start(f"cluster:{target.name}", probe_cluster)
 
     def _start_target(self, supervisor: Supervisor, target: Target) -> None:
         self.state.add_target(target)

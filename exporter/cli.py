@@ -87,7 +87,11 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
 
         return _with_config(args, env, agent)
     if args.command == "check":
-        return _with_config(args, env, lambda config, _: run_check(config, args.output, sys.stdout, env))
+        from exporter.web.check_sections import feature_sections  # only `check` runs the features once
+
+        return _with_config(
+            args, env, lambda config, _: run_check(config, args.output, sys.stdout, env, feature_sections)
+        )
     return _with_config(args, env, serve)
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 from exporter.diagnostics.checks import CheckState
 from exporter.diagnostics.runner import Diagnosis
@@ -21,7 +23,23 @@ _TITLES = {
 }
 
 
-def render_text(diagnoses: Sequence[Diagnosis], urls: dict[str, str]) -> str:
+@dataclass(frozen=True, slots=True)
+class Section:
+    """A part of the report that another feature produced (the servers' view, the cluster probes), already rendered.
+
+    This package knows no other feature (the layers keep features independent): whoever runs `check` hands it
+    these values, each with its text lines and its JSON document, and whether it found something to fix.
+    """
+
+    name: str  # the JSON key's value: "application_pods", "cluster"
+    title: str
+    ok: bool
+    target: str = ""  # the target it belongs to ("" when not per target)
+    lines: tuple[str, ...] = ()
+    document: Mapping[str, Any] = field(default_factory=dict)
+
+
+def render_text(diagnoses: Sequence[Diagnosis], urls: dict[str, str], sections: Sequence[Section] = ()) -> str:
     lines: list[str] = []
     for diagnosis in diagnoses:
         lines.append(f"Target {diagnosis.target} ({urls.get(diagnosis.target, '')})")
@@ -36,10 +54,15 @@ def render_text(diagnoses: Sequence[Diagnosis], urls: dict[str, str]) -> str:
         verdict = f"{failed} check(s) failed" if failed else "all checks that could run passed"
         lines.append(f"  => {verdict}" + (f"; skipped: {', '.join(skipped)}" if skipped else ""))
         lines.append("")
+    for section in sections:
+        lines.append(section.title + (f" (target {section.target})" if section.target else ""))
+        lines.extend(f"  {line}" for line in section.lines)
+        lines.append("  => " + ("nothing to fix" if section.ok else "needs attention"))
+        lines.append("")
     return "\n".join(lines)
 
 
-def render_json(diagnoses: Sequence[Diagnosis], urls: dict[str, str]) -> str:
+def render_json(diagnoses: Sequence[Diagnosis], urls: dict[str, str], sections: Sequence[Section] = ()) -> str:
     document = {
         "targets": [
             {
@@ -58,6 +81,9 @@ def render_json(diagnoses: Sequence[Diagnosis], urls: dict[str, str]) -> str:
                 ],
             }
             for diagnosis in diagnoses
-        ]
+        ],
+        "sections": [
+            {"name": s.name, "title": s.title, "target": s.target, "ok": s.ok, **s.document} for s in sections
+        ],
     }
     return json.dumps(document, indent=2)

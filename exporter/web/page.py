@@ -10,10 +10,14 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from html import escape
 
+from exporter.cluster.result import ClusterResult, RouteProbe
+from exporter.cluster.runner import ClusterBoard, TargetClusterState, route_names
 from exporter.diagnostics.runner import Diagnosis
 from exporter.logwatch.tally import LogTally, PodState
 from exporter.probe.result import Phase
 from exporter.probe.status import State, StatusBoard, TargetStatus
+from exporter.servers.apps_view import apps_document
+from exporter.servers.board import ServerViewBoard
 
 REFRESH_SECONDS = 5
 
@@ -43,6 +47,8 @@ def render(
     tally: LogTally | None = None,
     diagnoses: Sequence[Diagnosis] = (),
     now: float | None = None,
+    server_view: ServerViewBoard | None = None,
+    cluster: ClusterBoard | None = None,
 ) -> str:
     current = time.time() if now is None else now
     statuses = board.targets()
@@ -72,6 +78,8 @@ def render(
 {cards}
 {_diagnostics_section(diagnoses)}
 {_applications_section(tally)}
+{_server_view_section(server_view, current)}
+{_cluster_section(cluster, current)}
 <h2>Recent state changes</h2>
 <div class="card"><table><tr><th>time (UTC)</th><th>target</th><th>change</th><th>reason</th><th>detail</th></tr>
 {history or '<tr><td colspan="5" class="muted">none yet</td></tr>'}</table></div>
@@ -112,6 +120,149 @@ def _diagnostics_section(diagnoses: Sequence[Diagnosis]) -> str:
         for target, result in failing
     )
     return f'<h2>Diagnostics</h2><div class="card">{items}</div>'
+
+
+GLOBAL_ACCOUNT_CAVEAT = (
+    "Close reasons are not visible here: through the NATS port the servers list closed connections only for named "
+    "accounts, not for the default account <code>$G</code> (the system or monitor source shows them)."
+)
+_CELL = {  # route matrix cells: inline colours, no external assets
+    "ok": "background:#dcf5e3;color:#146c2e",
+    "bad": "background:#fde2e1;color:#a4161a",
+    "none": "background:#eceff3;color:#5b6475",
+}
+
+
+def _server_view_section(board: ServerViewBoard | None, now: float) -> str:
+    """Which application pods the NATS servers list as connected: the same document as `/apps`, for a person."""
+    if board is None:
+        return ""
+    document = apps_document(board)
+    view = document["view"]
+    heading = "<h2>Applications as the NATS servers see them</h2>"
+    if view is None:
+        return f'{heading}<div class="card muted" id="server-view">waiting for the first answer of the servers</div>'
+    if not view["ok"]:
+        answered = f"no view: <strong>{escape(str(view['failure']))}</strong> {escape(view['detail'])}"
+    elif not view["complete"]:
+        expected = view["servers_expected"] or "?"
+        answered = f"partial view: {view['servers_answered']} of {expected} servers answered"
+    else:
+        answered = f"{view['servers_answered']} server(s) answered"
+    head = (
+        f'<div class="muted">target {escape(document["target"])} · source {escape(view["source"])} · {answered} · '
+        f"asked {_ago(view['collected_at'], now)}</div>"
+    )
+    caveat = "" if view["closed_connections_visible"] else f'<div class="muted">{GLOBAL_ACCOUNT_CAVEAT}</div>'
+    rows = "".join(
+        f"<tr><td>{escape(app['namespace'])}</td><td>{escape(app['app'])}</td>"
+        f'<td class="secs">{app["expected"]}</td><td class="secs">{app["connected"]}</td><td>'
+        + ", ".join(f"{n} {escape(v)}" for v, n in sorted(app["verdicts"].items()) if n)
+        + "</td></tr>"
+        for app in document["apps"]
+    )
+    table = (
+        '<table><tr><th>namespace</th><th>app</th><th class="secs">expected</th><th class="secs">connected</th>'
+        "<th>verdicts</th></tr>"
+        + (rows or '<tr><td colspan="5" class="muted">no application pod matches the selector</td></tr>')
+        + "</table>"
+    )
+    bad = [pod for pod in document["pods"] if pod["verdict"] not in (None, "connected")]
+    pods = "".join(
+        f'<div class="failure"><span class="badge {"unknown" if pod["verdict"] == "unknown" else "down"}">'
+        f"{escape(pod['verdict'])}</span> <strong>{escape(pod['namespace'])}/{escape(pod['pod'])}</strong> "
+        f"<code>{escape(pod['ip'] or 'no IP')}</code> {escape(pod['detail'])}</div>"
+        for pod in bad
+    )
+    return f'{heading}<div class="card" id="server-view">{head}{caveat}{table}{pods}</div>'
+
+
+def _cluster_section(board: ClusterBoard | None, now: float) -> str:
+    """Per target with cluster probes: each server, a server-by-server route matrix, the JetStream canary."""
+    states = [state for state in board.states() if state.latest is not None] if board is not None else []
+    if not states:
+        return ""
+    return "<h2>Cluster</h2>" + "".join(_cluster_card(state, state.latest, now) for state in states if state.latest)
+
+
+def _cluster_card(state: TargetClusterState, result: ClusterResult, now: float) -> str:
+    names = route_names(result.servers)
+    rows = ""
+    for server, name in zip(result.servers, names, strict=True):
+        health = " ".join(
+            f'<span class="badge {"up" if ok else "down"}">{escape(mode.value)}</span>'
+            for mode, ok in server.healthz.items()
+        )
+        why = "" if server.ok else escape(f"{server.probe.reason or 'not_verified'} {server.probe.detail}".strip())
+        ready = {True: "ready", False: "not ready", None: ""}[server.ready]
+        rows += (
+            f"<tr><td><code>{escape(name)}</code></td><td>{escape(server.address)}</td>"
+            f'<td><span class="badge {"up" if server.ok else "down"}">{"up" if server.ok else "down"}</span></td>'
+            f"<td>{ready}</td><td>{health or '<span class=muted>no /healthz</span>'}</td><td>{why}</td></tr>"
+        )
+    servers = (
+        "<table><tr><th>server</th><th>address</th><th>state</th><th>endpoint</th><th>healthz</th><th>why</th></tr>"
+        f"{rows}</table>"
+    )
+    all_ok = all(s.ok for s in result.servers) and all(p.ok for p in state.routes.values())
+    all_ok = all_ok and (result.jetstream is None or result.jetstream.ok)
+    badge = f'<span class="badge {"up" if all_ok else "down"}">{"healthy" if all_ok else "degraded"}</span>'
+    return (
+        f'<div class="card" id="cluster-{escape(state.target)}">'
+        f'<div class="head"><strong>{escape(state.target)}</strong>{badge}</div>'
+        f'<div class="muted">probed {_ago(result.started_at, now)} in {result.duration:.2f} s · '
+        f"{len(result.servers)} server(s) · {result.pairs_total} route pair(s)</div>"
+        f"{servers}{_route_matrix(names, state.routes)}{_jetstream_line(result)}</div>"
+    )
+
+
+def _route_matrix(names: Sequence[str], routes: dict[tuple[str, str, str], RouteProbe]) -> str:
+    """Rows publish, columns receive; a cell is the latest probe of that ordered pair in every account."""
+    if len(names) < 2:
+        return ""
+    by_pair: dict[tuple[str, str], list[RouteProbe]] = {}
+    for (source, sink, _account), probe in routes.items():
+        by_pair.setdefault((source, sink), []).append(probe)
+    header = "".join(f"<th><code>{escape(name)}</code></th>" for name in names)
+    body = ""
+    for source in names:
+        cells = ""
+        for sink in names:
+            if source == sink:
+                cells += f'<td style="{_CELL["none"]}">·</td>'
+                continue
+            probes = by_pair.get((source, sink), [])
+            failed = [p for p in probes if not p.ok]
+            if not probes:
+                cells += f'<td style="{_CELL["none"]}" title="not probed yet">?</td>'
+            elif failed:
+                title = escape("; ".join(f"{p.account}: {p.result.value} {p.detail}".strip() for p in failed))
+                cells += f'<td style="{_CELL["bad"]}" title="{title}">{escape(failed[0].result.value)}</td>'
+            else:
+                slowest = max((p.delivery_seconds or 0.0) for p in probes)
+                cells += f'<td style="{_CELL["ok"]}" class="secs">{slowest * 1000:.1f} ms</td>'
+        body += f'<tr><th style="white-space:nowrap"><code>{escape(source)}</code> →</th>{cells}</tr>'
+    return (
+        '<div class="failure">Routes (row publishes, column receives)</div>'
+        f'<table style="width:auto;white-space:nowrap"><tr><th></th>{header}</tr>{body}</table>'
+    )
+
+
+def _jetstream_line(result: ClusterResult) -> str:
+    js = result.jetstream
+    if js is None:
+        return ""
+    if js.ok:
+        replicas = ", ".join(f"{n} {state.value}" for state, n in js.replicas.items() if n)
+        return (
+            f'<div class="failure">JetStream <span class="badge up">ok</span> leader '
+            f"<code>{escape(js.leader or '?')}</code>"
+            + (f" · replicas {escape(replicas)}" if replicas else "")
+            + "</div>"
+        )
+    phase = f" at {escape(js.failed_phase.value)}" if js.failed_phase else ""
+    reason = escape(js.reason.value if js.reason else "")
+    return f'<div class="failure">JetStream <span class="badge down">{reason}</span>{phase} {escape(js.detail)}</div>'
 
 
 def _target_card(status: TargetStatus, now: float) -> str:

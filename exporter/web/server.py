@@ -82,7 +82,12 @@ def make_app(exporter: Served) -> web.Application:
     async def landing_page(request: web.Request) -> web.Response:
         state = exporter.state
         page = render(
-            state.probes, version=__version__, tally=state.logs, diagnoses=list(state.diagnostics.latest.values())
+            state.probes,
+            version=__version__,
+            tally=state.logs,
+            diagnoses=list(state.diagnostics.latest.values()),
+            server_view=state.server_view,
+            cluster=state.cluster,
         )
         return web.Response(text=page, content_type="text/html")
 
