@@ -285,6 +285,8 @@ class Exporter:
         settings, kube = self.config.server_view, self.kube
         if settings.source is Source.OFF or settings.selector is None or kube is None or not self.active_targets:
             return
+        if self.config.logs.shard != 0:
+            return  # one view of the whole cluster is enough: shard 0 runs it, other replicas would duplicate it
         target = self.active_targets[0]
         board = ServerViewBoard(target.name, per_pod=self.config.logs.per_pod)
         self.state.attach_server_view(board)
@@ -295,7 +297,8 @@ class Exporter:
                     f"app-pods:{namespace or '*'}",
                     lambda ns=namespace: watch_pods(kube, ns, selector, app_labels, index, self._stopping),  # type: ignore[misc]
                 )
-        endpoints = ServiceEndpointCache(kube, target, self.config.diagnostics.namespace)
+        diagnostics = self.config.diagnostics
+        endpoints = ServiceEndpointCache(kube, target, diagnostics.namespace, diagnostics.cluster_domain)
         supervisor.start(
             f"nats-endpoints:{target.name}", lambda: endpoints.refresh_forever(settings.interval, self._stopping)
         )

@@ -109,9 +109,15 @@ class ClusterCollector(Collector):
         families: Families = {spec.name: spec.family() for spec in CLUSTER_SPECS}
         for state in self._board.states():
             _servers(state, families)
-            _routes(state, families)
+            if state.routes_enabled:
+                _routes(state, families)
+            if state.jetstream_enabled or state.jetstream_counts:
+                # Every result at 0 from the start, so increase() and the alert see the first failure's reason.
+                for name in JETSTREAM_RESULTS:
+                    count = float(state.jetstream_counts[name])
+                    families[JETSTREAM_PROBES_TOTAL.name].add_metric([state.target, name], count)
             if state.latest is not None and state.latest.jetstream is not None:
-                _jetstream(state.target, state.latest.jetstream, state, families)
+                _jetstream(state.target, state.latest.jetstream, families)
         yield from families.values()
 
 
@@ -158,12 +164,10 @@ def _routes(state: TargetClusterState, families: Families) -> None:
                 families[ROUTE_INTEREST_SECONDS.name].add_metric([target, source, sink], interest[(source, sink)])
 
 
-def _jetstream(target: str, result: JetStreamResult, state: TargetClusterState, families: Families) -> None:
+def _jetstream(target: str, result: JetStreamResult, families: Families) -> None:
     families[JETSTREAM_PROBE_SUCCESS.name].add_metric([target], 1.0 if result.ok else 0.0)
     for phase, seconds in result.phases.items():
         families[JETSTREAM_PHASE_SECONDS.name].add_metric([target, phase.value], seconds)
-    for name in JETSTREAM_RESULTS:
-        families[JETSTREAM_PROBES_TOTAL.name].add_metric([target, name], float(state.jetstream_counts[name]))
     if result.replicas:
         for replica_state in ReplicaState:
             families[JETSTREAM_STREAM_REPLICAS.name].add_metric(

@@ -96,6 +96,8 @@ class TargetClusterState:
     latest: ClusterResult | None = None
     known_names: dict[str, str] = field(default_factory=dict)  # address -> last server name seen there
     routes: dict[tuple[str, str, str], RouteProbe] = field(default_factory=dict)  # (from, to, account) -> latest
+    routes_enabled: bool = True  # the counters below exist at 0 from the start for what is configured
+    jetstream_enabled: bool = False
     route_counts: collections.Counter[str] = field(default_factory=collections.Counter)
     jetstream_counts: collections.Counter[str] = field(default_factory=collections.Counter)
 
@@ -151,6 +153,7 @@ async def cluster_forever(
     """Probe every `target.interval` until `stop` is set; one interval's failure is logged and the next one runs."""
     stop = stop or asyncio.Event()
     state = board.add_target(target.name)
+    state.routes_enabled, state.jetstream_enabled = settings.enabled, settings.jetstream.enabled
     loop = asyncio.get_running_loop()
     while not stop.is_set():
         begun = loop.time()

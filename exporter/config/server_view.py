@@ -172,9 +172,10 @@ def load_server_view_settings(
     key, value = _pick(args, "--apps.namespaces", "apps_namespaces", apps, "namespaces", ap)
     namespaces = names(key, value) if value is not None else logs_namespaces
     publish_only = names("apps.publish_only", apps.get("publish_only"))
+    interval = seconds("--server-view.interval", "server_view_interval", view, "interval", sv, DEFAULT_INTERVAL)
     settings = ServerViewSettings(
         source=source,
-        interval=seconds("--server-view.interval", "server_view_interval", view, "interval", sv, DEFAULT_INTERVAL),
+        interval=interval,
         monitor_port=integer(
             "--server-view.monitor-port",
             "server_view_monitor_port",
@@ -185,7 +186,8 @@ def load_server_view_settings(
             1,
             65535,
         ),
-        timeout=seconds("", "", view, "timeout", sv, DEFAULT_TIMEOUT),
+        # An unset timeout follows the interval down, as the probe's does: `--server-view.interval 1s` alone works.
+        timeout=seconds("", "", view, "timeout", sv, min(DEFAULT_TIMEOUT, interval)),
         quiet_period=seconds("", "", view, "quiet_period", sv, DEFAULT_QUIET),
         page_size=integer("", "", view, "page_size", sv, DEFAULT_PAGE, 1, 100_000),
         servers=integer("", "", view, "servers", sv, 0, 0, 10_000),

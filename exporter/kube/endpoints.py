@@ -48,9 +48,9 @@ class ServiceEndpointCache:
     """The endpoints of a target's NATS Service, refreshed every interval: what the servers' view reads to know
     how many servers should answer and where their monitoring ports are."""
 
-    def __init__(self, api: KubeApi, target: Target, default_namespace: str) -> None:
+    def __init__(self, api: KubeApi, target: Target, default_namespace: str, cluster_domain: str) -> None:
         self._api = api
-        self._service = service_name(target.servers[0].host)
+        self._service = service_name(target.servers[0].host, cluster_domain)
         self._namespace = default_namespace
         self.latest: list[ServiceEndpoint] = []
 

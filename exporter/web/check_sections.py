@@ -161,7 +161,7 @@ async def server_view_section(config: Config, target: Target, api: KubeApi) -> S
         lines = (f"cannot list the application pods: {exc}",)
         return Section("application_pods", title, False, target.name, lines, {"error": str(exc)})
     settings = config.server_view
-    endpoints = ServiceEndpointCache(api, target, config.diagnostics.namespace)
+    endpoints = ServiceEndpointCache(api, target, config.diagnostics.namespace, config.diagnostics.cluster_domain)
     await endpoints.refresh()
 
     async def connect() -> Client:
