@@ -13,12 +13,14 @@ import signal
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 
 import aiohttp
 from aiohttp import web
 from nats.aio.client import Client
 
 from exporter import __version__
+from exporter.agent.cadence import Cadence, cadence_forever
 from exporter.agent.service import NodeLogs
 from exporter.agent.settings import AgentLogSettings
 from exporter.audit.runner import audit_forever
@@ -96,6 +98,7 @@ class Exporter:
             raise ConfigError(
                 "--logs.selector", config.logs.selector, "Kubernetes access: in-cluster, --kubeconfig or KUBECONFIG"
             )
+        self.cadence = Cadence()  # the agent's probing cadence (see agent/cadence.py); a server's never changes
         self.logwatch: LogWatch | None = None
         self.node_logs: NodeLogs | None = None
         self.app_pods = PodIndex()  # the application pods, for the servers' view: fed by the one pod watch
@@ -159,6 +162,8 @@ class Exporter:
                     self.logwatch.start(supervisor, self._stopping, also=self._app_pods_sink())
                 if self.node_logs is not None:
                     self._start_node_logs(supervisor, self.node_logs)
+                if self.agent is not None:
+                    self._start_cadence(supervisor, self.agent)
                 if self.agent is None:  # agents look from their node only: nothing cluster-wide
                     self._start_diagnostics(supervisor)
                     self._start_audit(supervisor)
@@ -268,6 +273,37 @@ class Exporter:
         self.state.attach_logs(tally, LogCollector(tally))
         self.state.attach_collector(self.node_logs.collector())
 
+    def _start_cadence(self, supervisor: Supervisor, agent: AgentSettings) -> None:
+        """Agents scale their probe interval with √nodes where asked, and pause probing on a NotReady or cordoned
+        node; without the right to read Nodes they probe at their interval."""
+        kube = self.kube
+        if kube is None:
+            return
+        applying: set[asyncio.Task[None]] = set()
+
+        def changed(cadence: Cadence) -> None:
+            task = asyncio.get_running_loop().create_task(self._apply_cadence(supervisor, cadence))
+            applying.add(task)  # keep a reference until it is done
+            task.add_done_callback(applying.discard)
+
+        supervisor.start(
+            "node-cadence",
+            lambda: cadence_forever(kube, agent.node, agent.interval_per_node, changed, self._stopping),
+        )
+
+    async def _apply_cadence(self, supervisor: Supervisor, cadence: Cadence) -> None:
+        self.cadence = cadence
+        per_node = self.agent.interval_per_node if self.agent is not None else None
+        for target in self.active_targets:
+            await supervisor.stop(f"probe:{target.name}")
+            if cadence.paused is None:
+                interval = cadence.interval(target.interval, per_node)
+                paced = replace(target, interval=interval, timeout=min(target.timeout, interval))
+                self._start_probe(supervisor, paced)
+
+    def _start_probe(self, supervisor: Supervisor, target: Target) -> None:
+        supervisor.start(f"probe:{target.name}", lambda: probe_forever(target, self.state.record_probe, self._stopping))
+
     def _start_node_logs(self, supervisor: Supervisor, node_logs: NodeLogs) -> None:
         supervisor.start("agent-logs", lambda: node_logs.run(self._stopping))
 
@@ -361,7 +397,7 @@ class Exporter:
 
     def _start_target(self, supervisor: Supervisor, target: Target) -> None:
         self.state.add_target(target)
-        supervisor.start(f"probe:{target.name}", lambda: probe_forever(target, self.state.record_probe, self._stopping))
+        self._start_probe(supervisor, target)
         if target.session:
             session = Session(target, self.state.session_recorder(target.name))
             supervisor.start(f"session:{target.name}", lambda: session.run(self._stopping))

@@ -18,6 +18,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from exporter.agent import cadence
 from exporter.app import Exporter
 from exporter.cli import build_parser
 from exporter.config import load_config
@@ -110,6 +111,37 @@ async def test_agent_counts_this_nodes_lines_and_never_reads_another_nodes(
     watched = [r for r in kube.requests if r.path.endswith("/pods") and "fieldSelector" in r.query]
     assert watched
     assert all(r.query["fieldSelector"] == f"spec.nodeName={NODE}" for r in watched)
+
+
+async def test_a_cordoned_node_pauses_probing_and_uncordoning_resumes_it(
+    start_agent: StartAgent, kube: FakeKube, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(cadence, "CHECK_EVERY", 0.2)
+    node_object = {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {"name": NODE},
+        "spec": {},
+        "status": {"conditions": [{"type": "Ready", "status": "True"}]},
+    }
+    kube.add_object(node_object)
+    node = SimNode(tmp_path / "pods")
+    running = await start_agent(node.root, "--probe.interval", "1s")
+    exporter = running.exporter
+    await wait_for(running.metric_is("nats_connectivity_probe_success", 1, target="default"), message="a probe")
+    kube.patch_object("v1", "Node", "", NODE, {"spec": {"unschedulable": True}})
+    await wait_for(lambda: exporter.cadence.paused == "cordoned", message="probing paused on the cordoned node")
+    probes = await running.metric("nats_connectivity_probes_total", target="default", result="success")
+    supervisor = exporter._supervisor
+    assert supervisor is not None
+    assert not supervisor.running("probe:default")
+    kube.patch_object("v1", "Node", "", NODE, {"spec": {"unschedulable": None}})
+    await wait_for(lambda: exporter.cadence.paused is None, message="probing back on")
+    assert probes is not None
+    await wait_for(
+        running.metric_is("nats_connectivity_probes_total", probes + 1, op=">=", target="default", result="success"),
+        message="probes again after uncordoning",
+    )
 
 
 def test_agent_without_node_name_exits_2_naming_it(tmp_path: Path) -> None:

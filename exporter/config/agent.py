@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from exporter.config.validate import ConfigError
+from exporter.config.validate import ConfigError, duration
 
 DEFAULT_LOG_DIR = "/var/log/pods"
 DEFAULT_STATE_DIR = "/var/lib/nats-connectivity-exporter"
@@ -24,6 +24,7 @@ class AgentSettings:
     node: str
     log_dir: Path = Path(DEFAULT_LOG_DIR)
     state_dir: Path = Path(DEFAULT_STATE_DIR)
+    interval_per_node: float | None = None  # --agent.interval-per-node: probe every max(interval, D·√nodes)
 
 
 def add_agent_flags(parser: argparse.ArgumentParser) -> None:
@@ -32,6 +33,12 @@ def add_agent_flags(parser: argparse.ArgumentParser) -> None:
         "--agent.state-dir", dest="agent_state_dir", metavar="DIR", help=f"read positions, default {DEFAULT_STATE_DIR}"
     )
     parser.add_argument("--agent.node", dest="agent_node", metavar="NAME", help="default: env NODE_NAME")
+    parser.add_argument(
+        "--agent.interval-per-node",
+        dest="agent_interval_per_node",
+        metavar="DURATION",
+        help="scale the probe interval with the cluster: max(interval, DURATION x sqrt(nodes)); needs nodes list",
+    )
 
 
 def load_agent_settings(args: argparse.Namespace, environ: Mapping[str, str]) -> AgentSettings:
@@ -42,4 +49,6 @@ def load_agent_settings(args: argparse.Namespace, environ: Mapping[str, str]) ->
     state_dir = Path(getattr(args, "agent_state_dir", None) or DEFAULT_STATE_DIR)
     if not log_dir.is_dir():
         raise ConfigError("--agent.log-dir", str(log_dir), "a directory (kubelet's pod logs, mounted from the node)")
-    return AgentSettings(node=node, log_dir=log_dir, state_dir=state_dir)
+    per_node_text = getattr(args, "agent_interval_per_node", None)
+    per_node = duration("--agent.interval-per-node", per_node_text) if per_node_text else None
+    return AgentSettings(node=node, log_dir=log_dir, state_dir=state_dir, interval_per_node=per_node)
