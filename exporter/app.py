@@ -367,15 +367,22 @@ class Exporter:
         supervisor.start("server-view", lambda: server_view_forever(loop, self._stopping))
 
     def _start_cluster(self, supervisor: Supervisor, target: Target) -> None:
-        """Each server, each route and the JetStream canary of one target, when its config asks for them."""
+        """Each server, each route and the JetStream canary of one target, when its config asks for them. An agent
+        probes each NATS server from its node whatever the config says (a node that cannot reach one NATS pod shows
+        there), and leaves routes and JetStream, the cluster's own business, to `serve`."""
         settings = target.cluster
+        if self.agent is not None:
+            if self.kube is None:
+                return
+            jetstream_off = replace(settings.jetstream, enabled=False)
+            settings = replace(settings, enabled=True, max_route_pairs=0, jetstream=jetstream_off)
         if not (settings.enabled or settings.jetstream.enabled):
             return
         kube, namespace = self.kube, self.config.diagnostics.namespace
         service = service_name(target.servers[0].host, self.config.diagnostics.cluster_domain)
 
         async def endpoints() -> tuple[ServerEndpoint, ...]:
-            if kube is None or service is None or self.agent is not None:
+            if kube is None or service is None:
                 return endpoints_from_target(target)
             try:
                 found = await service_endpoints(kube, service.namespace or namespace, service.name)

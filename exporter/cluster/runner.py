@@ -153,7 +153,8 @@ async def cluster_forever(
     """Probe every `target.interval` until `stop` is set; one interval's failure is logged and the next one runs."""
     stop = stop or asyncio.Event()
     state = board.add_target(target.name)
-    state.routes_enabled, state.jetstream_enabled = settings.enabled, settings.jetstream.enabled
+    state.routes_enabled = settings.enabled and settings.max_route_pairs > 0
+    state.jetstream_enabled = settings.jetstream.enabled
     loop = asyncio.get_running_loop()
     while not stop.is_set():
         begun = loop.time()
