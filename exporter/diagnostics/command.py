@@ -29,7 +29,11 @@ def run_check(config: Config, output: str, stdout: TextIO, environ: Mapping[str,
 
 
 async def _diagnose_all(config: Config, environ: Mapping[str, str]) -> list[Diagnosis]:
-    api = KubeApi(config.kubeconfig, environ=environ) if kube_access_configured(config.kubeconfig, environ) else None
+    api = (
+        KubeApi(config.kubeconfig, environ=environ)
+        if kube_access_configured(config.kubeconfig, environ, home_config=True)
+        else None
+    )
     try:
         return [await diagnose(target, config.diagnostics, api) for target in config.targets]
     finally:
