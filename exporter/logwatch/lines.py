@@ -141,6 +141,7 @@ class LineCounter:
         self.counted = 0  # lines counted from this stream, over all its reopenings
         self._skip = 0  # replayed lines still to skip
         self._not_before = -1  # while >= 0: lines stamped before this instant (ns) are skipped
+        self._floor = -1  # the from-now instant, if any: nothing before it was ever counted
         self._logged: set[str] = set()
         self.unplaceable: dict[Unplaceable, int] = {}
 
@@ -158,7 +159,8 @@ class LineCounter:
     def start_resume(self) -> str:
         """The stream is reopened after counted lines: returns its `sinceTime`; the replay will be skipped."""
         self._reset_partial()
-        self._not_before = -1
+        # Lines before the from-now instant were skipped, never counted: in the replay they come first, by time.
+        self._not_before = self._floor if self._floor >= self.resume.second else -1
         self._skip = self.resume.count
         return since_time(self.resume.second)
 
@@ -166,7 +168,7 @@ class LineCounter:
         """Count only lines stamped at or after `instant_ns` (the exporter's "now"): returns the `sinceTime`."""
         self._reset_partial()
         self._skip = 0
-        self._not_before = instant_ns
+        self._not_before = self._floor = instant_ns
         return since_time(instant_ns)
 
     def drop_partial(self) -> None:
@@ -193,10 +195,10 @@ class LineCounter:
             # The tail of a line whose head was dropped: it was counted when it started.
             begin = data.find(b"\n", begin, end) + 1
             self._overlong = False
-        if self._skip and begin < end:
-            begin = self._skip_replayed(data, begin, end)
         if self._not_before >= 0 and begin < end:
             begin = self._skip_older(data, begin, end)
+        if self._skip and begin < end and self._not_before < 0:
+            begin = self._skip_replayed(data, begin, end)
         if end > begin:
             self._count(data, begin, end)
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import random
 
-from exporter.config.logs import Event, Patterns
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from exporter.config.logs import Event, Patterns
 from exporter.logwatch.lines import MAX_LINE_BYTES, BadTimestamp, LineCounter, Unplaceable, parse_timestamp, since_time
 from exporter.logwatch.matcher import Matcher
 from exporter.logwatch.tally import LogSource, LogTally
@@ -212,3 +212,14 @@ def test_every_line_counted_once_across_any_cuts_with_equal_and_inverted_times(
         if line_counter.resume.count:
             since = parse_timestamp(line_counter.start_resume().encode())
     assert tally.lines[("apps", "api")] == len(lines)
+
+
+def test_a_resume_after_a_from_now_start_skips_the_uncounted_older_lines_too() -> None:
+    line_counter, tally = counter()
+    line_counter.start_from(1795514405_500_000_000)
+    old = stamped(5, 100, "old, before now")
+    line_counter.feed(old + stamped(5, 600_000_000, "a"))
+    assert tally.lines[("apps", "api")] == 1
+    assert line_counter.start_resume() == "2026-11-24T10:00:04Z"
+    line_counter.feed(old + stamped(5, 600_000_000, "a") + stamped(6, 0, "new"))
+    assert tally.lines[("apps", "api")] == 2
