@@ -39,6 +39,7 @@ _list_contexts: Any = _config.list_kube_config_contexts
 CONNECT_TIMEOUT = 10.0
 REQUEST_TIMEOUT = 30.0
 RETIRE_AFTER = 60.0  # seconds a replaced client stays open for the requests still using it
+PARSE_ON_LOOP_BYTES = 256 * 1024  # larger JSON answers are parsed in a thread
 MAX_RETRY_AFTER = 300.0  # a Retry-After beyond this is read as this
 
 
@@ -155,7 +156,11 @@ class KubeApi:
         async with self.stream(operation, path, query, timeout=timeout) as response:
             try:
                 async with asyncio.timeout(timeout):
-                    document = await response.json(content_type=None)
+                    body = await response.read()
+                # A big list (a cluster's pods, deployments) takes tens of milliseconds to parse: off the loop.
+                document = (
+                    json.loads(body) if len(body) < PARSE_ON_LOOP_BYTES else await asyncio.to_thread(json.loads, body)
+                )
             except (TimeoutError, aiohttp.ClientError, ValueError) as exc:
                 raise self._failed(operation, "network", f"reading the answer: {type(exc).__name__}") from None
         if not isinstance(document, dict):
