@@ -114,6 +114,11 @@ class LogTally:
     def stream_restarted(self, reason: str) -> None:
         self.stream_restarts[reason] += 1
 
+    def followed_apps(self) -> set[tuple[str, str]]:
+        """(namespace, app) of every followed application, from pods or files (namespace "")."""
+        apps = {(key[0], key[1]) for key, sources in self._sources.items() if sources > 0}
+        return apps | {(namespace, app) for namespace, app, _pod in self.pod_states}
+
     def app_pod_counts(self) -> dict[tuple[str, str, PodState], int]:
         counts: dict[tuple[str, str, PodState], int] = defaultdict(int)
         for (namespace, app, _pod), state in self.pod_states.items():
