@@ -1,16 +1,15 @@
 """From a byte stream to counted lines: whole lines only, each counted exactly once, even across a resume.
 
 A Kubernetes log stream (`timestamps=true`) prefixes each line with its RFC 3339 time in the zone offset the
-runtime wrote (`...Z`, `...+01:00`). When a stream drops, the follower reopens it with `sinceTime` set to the
-latest second it counted lines of; kubelet then serves, in file order, every line stamped at or after that second.
-Those are exactly the counted lines of those seconds (stdout and stderr may share or invert timestamps, which does
-not matter: the count, not the order of instants, is what is skipped) followed by the new ones. So the resume
-point is (the second before the latest counted one, how many counted lines carry those two seconds), and a replay
-skips that many lines: a stderr line stamped up to a second before the stdout line written ahead of it still comes
-back, and is counted. A replay that shows a
-later second before that many lines came back lost lines to kubelet's log rotation: a gap, counted, never guessed.
+runtime wrote (`...Z`, `...+01:00`). When a stream drops, the follower reopens it with `sinceTime` one second
+before the second of the last line it counted; kubelet then serves, in file order, every line stamped at or after
+that instant. The last counted line is among them, every line before it in the replay was counted, every line
+after it is new: so the replay is skipped up to and including that line (its n-th copy, if identical lines share
+its instant), whatever order stdout and stderr stamped their lines in. The second of margin keeps a stderr line
+stamped a moment before the stdout line written ahead of it. A replay that shows a later second than any counted
+before the last counted line came back lost lines to kubelet's log rotation: a gap, counted, never guessed.
 
-Only the replayed lines, the matching lines and each chunk's last few lines are looked at in Python.
+Only the replayed lines, the matching lines and each chunk's last lines are looked at in Python.
 """
 
 from __future__ import annotations
@@ -30,7 +29,6 @@ log = logging.getLogger(__name__)
 
 MAX_LINE_BYTES = 8 * 1024 * 1024  # beyond this a line is counted once and its middle dropped (memory stays bounded)
 SECOND_PREFIX = 19  # `2026-11-30T12:00:00`: the local second, the same text for every line of that second
-LOOK_BACK_LINES = 16  # how far before a chunk's last line a later second (an inverted stdout/stderr pair) is sought
 _NS = 1_000_000_000
 
 
@@ -98,19 +96,19 @@ def since_time(nanoseconds: int) -> str:
 
 @dataclass(frozen=True, slots=True)
 class ResumePoint:
-    """Where a replay starts (`second`, UTC ns: the second before the latest counted one, so a line of stderr
-    written a moment before stdout's still comes back) and how many counted lines carry those two seconds, by their
-    local text (`counts`: prefix -> lines)."""
+    """The last counted line (bytes, newline included), how many identical copies of it (same instant) were
+    counted, the `sinceTime` to resume from (UTC ns), the latest second counted and the one after it (local text:
+    a replayed line later than that one is new)."""
 
-    second: int = -1
-    counts: tuple[tuple[bytes, int], ...] = ()
+    line: bytes = b""
+    copies: int = 0
+    since: int = -1
+    latest: bytes = b""
+    beyond: bytes = b""
 
-    @property
-    def count(self) -> int:
-        return sum(number for _prefix, number in self.counts)
 
-
-def _local_prefix(second: int, zone: int) -> bytes:
+def _local_text(second: int, zone: int) -> bytes:
+    """`2026-11-30T13:00:01` for a UTC second in a zone `zone` seconds east."""
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second + zone)).encode()
 
 
@@ -139,9 +137,8 @@ class LineCounter:
         self._overlong = False
         self.resume = ResumePoint()
         self.counted = 0  # lines counted from this stream, over all its reopenings
-        self._skip = 0  # replayed lines still to skip
+        self._skip = 0  # copies of the last counted line still to see in a replay
         self._not_before = -1  # while >= 0: lines stamped before this instant (ns) are skipped
-        self._floor = -1  # the from-now instant, if any: nothing before it was ever counted
         self._logged: set[str] = set()
         self.unplaceable: dict[Unplaceable, int] = {}
 
@@ -159,16 +156,15 @@ class LineCounter:
     def start_resume(self) -> str:
         """The stream is reopened after counted lines: returns its `sinceTime`; the replay will be skipped."""
         self._reset_partial()
-        # Lines before the from-now instant were skipped, never counted: in the replay they come first, by time.
-        self._not_before = self._floor if self._floor >= self.resume.second else -1
-        self._skip = self.resume.count
-        return since_time(self.resume.second)
+        self._not_before = -1  # lines before the from-now instant precede the last counted line: skipped with it
+        self._skip = self.resume.copies
+        return since_time(self.resume.since)
 
     def start_from(self, instant_ns: int) -> str:
         """Count only lines stamped at or after `instant_ns` (the exporter's "now"): returns the `sinceTime`."""
         self._reset_partial()
         self._skip = 0
-        self._not_before = self._floor = instant_ns
+        self._not_before = instant_ns
         return since_time(instant_ns)
 
     def drop_partial(self) -> None:
@@ -197,7 +193,7 @@ class LineCounter:
             self._overlong = False
         if self._not_before >= 0 and begin < end:
             begin = self._skip_older(data, begin, end)
-        if self._skip and begin < end and self._not_before < 0:
+        if self._skip and begin < end:
             begin = self._skip_replayed(data, begin, end)
         if end > begin:
             self._count(data, begin, end)
@@ -216,17 +212,19 @@ class LineCounter:
         self._overlong = True
 
     def _skip_replayed(self, data: bytes, begin: int, end: int) -> int:
-        """Skip replayed lines of the resume seconds; returns where counting starts."""
-        prefixes = tuple(prefix for prefix, _number in self.resume.counts)
+        """Skip the replay up to and including the last counted line; returns where counting starts."""
+        resume = self.resume
         position = begin
         while self._skip and position < end:
-            if not data.startswith(prefixes, position):
-                # A later second before all of ours came back: lines were rotated away while we were down.
+            line_end = data.find(b"\n", position, end) + 1
+            if data[position:line_end] == resume.line:
+                self._skip -= 1
+            elif data[position : position + SECOND_PREFIX] > resume.beyond:
+                # A later second than we ever counted, before our last line came back: lines were rotated away.
                 self._skip = 0
                 self._gap(Gap.ROTATED)
                 break
-            position = data.find(b"\n", position, end) + 1
-            self._skip -= 1
+            position = line_end
         return position
 
     def _skip_older(self, data: bytes, begin: int, end: int) -> int:
@@ -255,47 +253,38 @@ class LineCounter:
         self._tally.count(self.source, lines, events)
 
     def _advance_resume(self, whole: bytes, begin: int, stop: int) -> None:
-        """Move the resume point to the latest second of whole[begin:stop] and count the lines of it and of the
-        second before.
+        """Remember the last line of whole[begin:stop] and how many identical copies of it end the chunk.
 
-        Lines of one second share their first 19 bytes, so they are counted with `bytes.count` in C. The latest
-        second is sought among the chunk's last lines only: stdout and stderr invert by milliseconds, not pages.
+        Copies share the timestamp text, so only lines carrying it are compared, and only the last is parsed.
         """
-        latest = b""
-        latest_start = -1
-        line_end = stop - 1
-        for _ in range(LOOK_BACK_LINES):
-            if line_end <= begin:
-                break
+        last_start = max(whole.rfind(b"\n", begin, stop - 1) + 1, begin)
+        last = whole[last_start:stop]
+        space = last.find(b" ", 0, 64)
+        at = self._line_time(whole, last_start, stop, Unplaceable.BAD_TIMESTAMP)
+        if at is None or space < 0:
+            return
+        token = last[: space + 1]
+        copies, line_end = 1, last_start - 1
+        while line_end > begin:
             start = max(whole.rfind(b"\n", begin, line_end) + 1, begin)
-            prefix = whole[start : start + SECOND_PREFIX]
-            if prefix > latest:
-                latest, latest_start = prefix, start
+            if not whole.startswith(token, start):
+                break
+            copies += whole[start : line_end + 1] == last
             line_end = start - 1
         resume = self.resume
-        if latest_start >= 0 and (not resume.counts or latest > resume.counts[-1][0]):
-            at = self._line_time(whole, latest_start, stop, Unplaceable.BAD_TIMESTAMP)
-            if at is None:
-                return
+        if line_end <= begin and resume.line == last:
+            copies += resume.copies  # the chunk is all that instant: copies seen before it count too
+        prefix = last[:SECOND_PREFIX]
+        latest, beyond = resume.latest, resume.beyond
+        if prefix > latest:
             second = at // _NS
-            zone = _epoch_seconds(latest) - second
-            earlier = _local_prefix(second - 1, zone)
-            kept = dict(resume.counts)
-            resume = ResumePoint((second - 1) * _NS, ((earlier, kept.get(earlier, 0)), (latest, kept.get(latest, 0))))
-        if not resume.counts:
-            return
-        self.resume = ResumePoint(
-            resume.second,
-            tuple(
-                (prefix, number + whole.count(b"\n" + prefix, begin, stop) + whole.startswith(prefix, begin))
-                for prefix, number in resume.counts
-            ),
-        )
+            latest, beyond = prefix, _local_text(second + 1, _epoch_seconds(prefix) - second)
+        self.resume = ResumePoint(last, copies, (at // _NS - 1) * _NS, latest, beyond)
 
     def _line_time(self, data: bytes, start: int, stop: int, reason: Unplaceable) -> int | None:
-        space = data.find(b" ", start, min(stop, start + 64))
-        line_end = data.find(b"\n", start, stop)
-        token = data[start:space] if space != -1 and (line_end == -1 or space < line_end) else b""
+        head = data[start : min(stop, start + 64)]
+        space = head.find(b" ")
+        token = head[:space] if space > 0 else b""
         try:
             return parse_timestamp(token)
         except BadTimestamp:

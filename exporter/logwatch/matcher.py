@@ -40,7 +40,7 @@ class Matcher:
         if regex is not None:
             for match in regex.finditer(data, begin, stop):
                 start = max(data.rfind(b"\n", begin, match.start()) + 1, begin)
-                if prefixed and match.end() <= _message_start(data, start, stop):
+                if prefixed and data.find(b" ", start, match.end() - 1) == -1:
                     continue  # wholly inside the timestamp
                 group = match.lastgroup or ""
                 self._keep_first(hits, start, Event(group.rsplit("_", 1)[0]))
@@ -59,8 +59,9 @@ class Matcher:
         position = data.find(literal, begin, stop)
         while position != -1:
             start = max(data.rfind(b"\n", begin, position) + 1, begin)
-            if prefixed and position < (message := _message_start(data, start, stop)):
-                position = data.find(literal, message, stop)  # a hit in the timestamp: look in the message
+            if prefixed and data.find(b" ", start, position) == -1:
+                # A hit in the timestamp (no space before it on its line): look in the message.
+                position = data.find(literal, _message_start(data, start, stop), stop)
                 continue
             self._keep_first(hits, start, event)
             line_end = data.find(b"\n", position, stop)

@@ -136,7 +136,7 @@ class ContainerFollower:
         """Where the next stream starts: after the last counted line, else per `start`; never from the beginning
         once lines were counted."""
         counter = self._counter
-        if counter.resume.count:
+        if counter.resume.copies:
             return [("sinceTime", counter.start_resume())]
         if counter.counted:
             # Lines counted, none with a readable time: resume from when the last of them was read.
