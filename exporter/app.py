@@ -92,8 +92,10 @@ class Exporter:
         self.exposition = Exposition(self.metrics, self.board)
         self.state.on_change(self.exposition.changed)
         self.kube: KubeApi | None = None
-        if kube_access_configured(config.kubeconfig, environ):
-            self.kube = KubeApi(config.kubeconfig, environ=environ, count_error=self.metrics.count_kubernetes_error)
+        if kube_access_configured(config.kubeconfig, environ):  # never an implicit ~/.kube/config
+            self.kube = KubeApi(
+                config.kubeconfig, environ=environ, count_error=self.metrics.count_kubernetes_error, home_config=False
+            )
         elif config.logs.follows_pods:
             raise ConfigError(
                 "--logs.selector", config.logs.selector, "Kubernetes access: in-cluster, --kubeconfig or KUBECONFIG"

@@ -33,7 +33,8 @@ async def audit_forever(
     stopping: asyncio.Event,
     namespaces: Sequence[str] = (),
 ) -> None:
-    """IP-address NATS URLs and the other rules, every interval.
+    """IP-address NATS URLs and the other rules, every `audit_interval` (10 minutes by default: it lists every
+    workload of the cluster, pages of PAGE_SIZE, and configurations change rarely).
 
     `namespaces` limits it to those (per-namespace Roles suffice); empty: the whole cluster.
     """
@@ -50,5 +51,5 @@ async def audit_forever(
         if findings != previous and findings is not None:
             (log.warning if findings else log.info)("configuration audit", extra={"findings": findings})
         previous = findings
-        if await wait_or_stop(stopping, settings.interval):
+        if await wait_or_stop(stopping, settings.audit_interval):
             return

@@ -46,7 +46,12 @@ def run_check(
 async def _diagnose_all(
     config: Config, environ: Mapping[str, str], more: MoreSections | None
 ) -> tuple[list[Diagnosis], list[Section]]:
-    api = KubeApi(config.kubeconfig, environ=environ) if kube_access_configured(config.kubeconfig, environ) else None
+    # `check` is run by hand, like kubectl: it may fall back to ~/.kube/config (serve never does).
+    api = (
+        KubeApi(config.kubeconfig, environ=environ, home_config=True)
+        if kube_access_configured(config.kubeconfig, environ, home_config=True)
+        else None
+    )
     try:
         diagnoses = [await diagnose(target, config.diagnostics, api) for target in config.targets]
         sections = list(await more(config, api)) if more is not None else []

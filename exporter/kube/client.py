@@ -6,7 +6,10 @@ pods and watch events would cost more than everything else the exporter does. Ev
 `kubernetes_errors_total{operation,code}` and logged once per change, never fatal.
 
 Credentials: in-cluster (the client re-reads the rotating service-account token), else `--kubeconfig`, else
-`KUBECONFIG`/`~/.kube/config`. A 401 reloads the configuration, so a rotated token in a kubeconfig is picked up.
+`KUBECONFIG`; `~/.kube/config` only where a command may default like kubectl (`check`, `audit --cluster`): a server
+process (`serve`, `demo`) must never pick up whatever context a laptop points at. The source and context in use
+are logged. A 401 reloads the configuration, so a rotated token in a kubeconfig is picked up. A 429 carries its
+`Retry-After` in the error, for the caller to wait that long.
 """
 
 from __future__ import annotations
@@ -31,24 +34,29 @@ _Configuration: Any = _client.Configuration
 _load_incluster_config: Any = _config.load_incluster_config
 _new_client_from_config: Any = _config.new_client_from_config
 _ConfigException: type[Exception] = _config.ConfigException
+_list_contexts: Any = _config.list_kube_config_contexts
 
 CONNECT_TIMEOUT = 10.0
 REQUEST_TIMEOUT = 30.0
 RETIRE_AFTER = 60.0  # seconds a replaced client stays open for the requests still using it
+PARSE_ON_LOOP_BYTES = 256 * 1024  # larger JSON answers are parsed in a thread
+MAX_RETRY_AFTER = 300.0  # a Retry-After beyond this is read as this
 
 
-def kube_access_configured(kubeconfig: str | None, environ: Mapping[str, str]) -> bool:
-    """Whether there is any way to reach an API server: in-cluster, --kubeconfig, KUBECONFIG or ~/.kube/config."""
+def kube_access_configured(kubeconfig: str | None, environ: Mapping[str, str], *, home_config: bool = False) -> bool:
+    """Whether cluster access was asked for: in-cluster, --kubeconfig or KUBECONFIG; with `home_config` (commands
+    that default like kubectl) also an existing ~/.kube/config."""
     if kubeconfig or environ.get("KUBECONFIG") or "KUBERNETES_SERVICE_HOST" in environ:
         return True
-    return os.path.exists(os.path.expanduser("~/.kube/config"))
+    return home_config and os.path.exists(os.path.expanduser("~/.kube/config"))
 
 
 class KubeError(Exception):
-    """An API call failed: `code` is the HTTP status, or `network` / `timeout` / `config`."""
+    """An API call failed: `code` is the HTTP status, or `network` / `timeout` / `config`. `retry_after`: seconds
+    the server asked to wait (429 or 503 with `Retry-After`), else 0."""
 
-    def __init__(self, operation: str, code: str, message: str) -> None:
-        self.operation, self.code, self.message = operation, code, message
+    def __init__(self, operation: str, code: str, message: str, *, retry_after: float = 0.0) -> None:
+        self.operation, self.code, self.message, self.retry_after = operation, code, message, retry_after
         super().__init__(f"{operation}: {code}: {message}")
 
 
@@ -62,7 +70,11 @@ class KubeApi:
         *,
         environ: Mapping[str, str] | None = None,
         count_error: ErrorCounter | None = None,
+        home_config: bool = True,
     ) -> None:
+        """`home_config=False` (serve, demo): without in-cluster, --kubeconfig or KUBECONFIG there is no access,
+        and `~/.kube/config` is never read."""
+        self._home_config = home_config
         self._kubeconfig = kubeconfig
         self._environ = os.environ if environ is None else environ
         self._count_error = count_error
@@ -86,13 +98,30 @@ class KubeApi:
                 api_client = _ApiClient(configuration)
             else:
                 config_file = self._kubeconfig or self._environ.get("KUBECONFIG")
+                if config_file is None and not self._home_config:
+                    raise _ConfigException("no cluster access configured (in-cluster, --kubeconfig or KUBECONFIG)")
                 api_client = await _new_client_from_config(config_file=config_file)
         except (_ConfigException, OSError, ValueError) as exc:
             raise self._failed("config", "config", str(exc)) from None
+        self._log_access(in_cluster)
         # One connection per followed log stream: the default pool of 100 would starve the 101st stream. The REST
         # client copied the limit when it was built, so the limit is lifted on it (its pool opens lazily).
         api_client.rest_client.maxsize = 0
         return api_client
+
+    def _log_access(self, in_cluster: bool) -> None:
+        """Say which cluster the exporter talks to, once per client: a surprise context is then visible."""
+        if in_cluster:
+            log.info("Kubernetes access", extra={"source": "in-cluster"})
+            return
+        source = "--kubeconfig" if self._kubeconfig else "KUBECONFIG" if self._environ.get("KUBECONFIG") else "~/.kube"
+        config_file = self._kubeconfig or self._environ.get("KUBECONFIG")
+        try:
+            _contexts, active = _list_contexts(config_file=config_file)
+            context = str((active or {}).get("name", ""))
+        except (_ConfigException, OSError, ValueError, TypeError):
+            context = ""
+        log.info("Kubernetes access", extra={"source": source, "kubeconfig": config_file or "", "context": context})
 
     async def reload(self, rejected: Any) -> None:
         """After a 401 from `rejected`: the next call reads the credentials again (a rotated token). A burst of
@@ -127,7 +156,11 @@ class KubeApi:
         async with self.stream(operation, path, query, timeout=timeout) as response:
             try:
                 async with asyncio.timeout(timeout):
-                    document = await response.json(content_type=None)
+                    body = await response.read()
+                # A big list (a cluster's pods, deployments) takes tens of milliseconds to parse: off the loop.
+                document = (
+                    json.loads(body) if len(body) < PARSE_ON_LOOP_BYTES else await asyncio.to_thread(json.loads, body)
+                )
             except (TimeoutError, aiohttp.ClientError, ValueError) as exc:
                 raise self._failed(operation, "network", f"reading the answer: {type(exc).__name__}") from None
         if not isinstance(document, dict):
@@ -162,19 +195,20 @@ class KubeApi:
                 message = await _status_message(response)
                 if response.status == 401:
                     await self.reload(api_client)
-                raise self._failed(operation, str(response.status), message)
+                retry_after = _retry_after(response) if response.status in (429, 503) else 0.0
+                raise self._failed(operation, str(response.status), message, retry_after=retry_after)
             self._recovered(operation)
             yield response
         finally:
             response.release()
 
-    def _failed(self, operation: str, code: str, message: str) -> KubeError:
+    def _failed(self, operation: str, code: str, message: str, *, retry_after: float = 0.0) -> KubeError:
         if self._count_error is not None:
             self._count_error(operation, code)
         if self._last_logged.get(operation) != code:
             self._last_logged[operation] = code
             log.warning("Kubernetes API error", extra={"operation": operation, "code": code, "error": message})
-        return KubeError(operation, code, message)
+        return KubeError(operation, code, message, retry_after=retry_after)
 
     def _recovered(self, operation: str) -> None:
         if self._last_logged.pop(operation, None) is not None:
@@ -195,3 +229,12 @@ async def _status_message(response: aiohttp.ClientResponse) -> str:
     if isinstance(status, dict) and isinstance(status.get("message"), str):
         return str(status["message"])
     return f"HTTP {response.status}"
+
+
+def _retry_after(response: aiohttp.ClientResponse) -> float:
+    """The `Retry-After` seconds of an answer (the API server sends whole seconds), bounded; 0 if none."""
+    try:
+        seconds = float(response.headers.get("Retry-After", "0"))
+    except ValueError:
+        return 0.0
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER)

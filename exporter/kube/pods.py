@@ -1,8 +1,10 @@
 """Which application pods to follow: list-then-watch by label selector, per namespace, sharded by pod UID.
 
 Pods are kept as the few fields the followers need, read from the API's JSON. A watch that fails with 410 Gone
-(history compacted) or an ERROR event relists; other errors back off. A pod whose labels stop matching arrives as
-DELETED, as the API server reports it to a watch with a selector.
+(history compacted) relists at once; any other ERROR event (the watch cache's `504 Too large resource version`) or
+failed request relists after a backoff that keeps growing until a watch delivers something: a list that succeeds
+before a watch that fails does not reset it. A `Retry-After` (429) is waited at least. A pod whose labels stop
+matching arrives as DELETED, as the API server reports it to a watch with a selector.
 """
 
 from __future__ import annotations
@@ -174,33 +176,41 @@ async def watch_pods(
     sink: PodSink,
     stopping: asyncio.Event,
     *,
-    rng: Callable[[], float] = random.random,
     field_selector: str | None = None,
+    rng: Callable[[], float] = random.random,
 ) -> None:
-    """List then watch the pods of one namespace (None: all) until `stopping` is set; `field_selector` narrows
-    both (the node agent's `spec.nodeName=NODE`)."""
+    """List then watch the pods of one namespace (None: all) until `stopping` is set. `field_selector` (e.g.
+    `spec.nodeName=node-1`, for the node agent) is sent with the list and every watch."""
     path = f"/api/v1/namespaces/{namespace}/pods" if namespace else "/api/v1/pods"
     selectors = [("labelSelector", selector)] + ([("fieldSelector", field_selector)] if field_selector else [])
     failures = 0
     while not stopping.is_set():
+        retry_after = 0.0
         try:
             listed = await api.get_json("list pods", path, selectors)
             version = str((listed.get("metadata") or {}).get("resourceVersion", ""))
             pods = [pod_info(item, app_labels) for item in listed.get("items") or ()]
             sink.replace_all(namespace, pods)
-            failures = 0
             while not stopping.is_set():
-                version = await _watch_once(api, path, selectors, version, app_labels, sink, stopping)
-        except _Relist:
-            continue  # history compacted (410): list again, at once
-        except KubeError:
+                version, progressed = await _watch_once(api, path, selectors, version, app_labels, sink, stopping)
+                if progressed:
+                    failures = 0
+        except _Relist as relist:
+            if relist.gone and not failures:
+                continue  # history compacted (410): list again, at once
             failures += 1
-        if await wait_or_stop(stopping, RELIST_BACKOFF.delay(failures, rng=rng)):
+        except KubeError as exc:
+            failures += 1
+            retry_after = exc.retry_after
+        delay = max(RELIST_BACKOFF.delay(failures, rng=rng), retry_after) if failures else 0.0
+        if await wait_or_stop(stopping, delay):
             return
 
 
 class _Relist(Exception):
-    pass
+    def __init__(self, *, gone: bool = False) -> None:
+        super().__init__("relist")
+        self.gone = gone  # 410: the history was compacted, an ordinary event
 
 
 async def _watch_once(
@@ -211,8 +221,9 @@ async def _watch_once(
     app_labels: Sequence[str],
     sink: PodSink,
     stopping: asyncio.Event,
-) -> str:
-    """One watch request; returns the version to continue from, or raises _Relist."""
+) -> tuple[str, bool]:
+    """One watch request; returns the version to continue from and whether it delivered anything, or raises
+    _Relist."""
     query = [
         *selectors,
         ("watch", "true"),
@@ -220,17 +231,18 @@ async def _watch_once(
         ("allowWatchBookmarks", "true"),
         ("timeoutSeconds", str(WATCH_TIMEOUT_SECONDS)),
     ]
+    progressed = False
     async with api.stream("watch pods", path, query) as response:
         while not stopping.is_set():
             try:
                 async with asyncio.timeout(WATCH_READ_TIMEOUT):
                     line = await response.content.readline()
             except (TimeoutError, aiohttp.ClientError):
-                return version  # a dead or broken connection: watch again from where we are
+                return version, progressed  # a dead or broken connection: watch again from where we are
             except ValueError:  # an event larger than the reader's line limit: the list will have it
                 raise _Relist from None
             if not line:
-                return version  # the server ended the watch (timeoutSeconds)
+                return version, True  # the server ended the watch (timeoutSeconds)
             try:
                 event = json.loads(line)
                 kind, obj = event["type"], event["object"]
@@ -240,9 +252,15 @@ async def _watch_once(
                 log.warning("unreadable watch event; relisting", extra={"bytes": len(line)})
                 raise _Relist
             if kind == "ERROR":
-                if obj.get("code") != 410:
-                    log.warning("watch error; relisting", extra={"error": obj.get("message", "")})
+                if obj.get("code") == 410:
+                    raise _Relist(gone=True)
+                # e.g. the watch cache's 504 "Too large resource version": relist, after a backoff.
+                log.warning(
+                    "watch error; relisting",
+                    extra={"code": obj.get("code", ""), "error": obj.get("message", "")},
+                )
                 raise _Relist
+            progressed = True
             version = str((obj.get("metadata") or {}).get("resourceVersion", version))
             if kind == "BOOKMARK":
                 continue
@@ -251,7 +269,7 @@ async def _watch_once(
                 sink.remove(pod.namespace, pod.uid)
             else:
                 sink.upsert(pod)
-    return version
+    return version, progressed
 
 
 class PodIndex(PodSink):

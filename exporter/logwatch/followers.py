@@ -11,7 +11,7 @@ from exporter.kube.client import KubeApi
 from exporter.kube.pods import PodInfo, PodSink
 from exporter.logwatch.lines import LineCounter
 from exporter.logwatch.matcher import Matcher
-from exporter.logwatch.pod_logs import ContainerFollower, FollowSettings, Start
+from exporter.logwatch.pod_logs import ContainerFollower, Fate, FollowSettings, Start
 from exporter.logwatch.tally import LogSource, LogTally
 from exporter.runtime.supervisor import Supervisor, WorkerFactory
 
@@ -41,6 +41,7 @@ class PodFollowers(PodSink):
         self._workers: dict[str, set[str]] = {}  # uid -> names of its followers' workers
         self._pending: set[asyncio.Task[None]] = set()
         self._listed: set[str | None] = set()  # scopes listed at least once
+        self._seen: dict[str, set[str]] = {}  # uid -> container IDs that have (had) a follower: never a second
 
     def replace_all(self, scope: str | None, pods: Sequence[PodInfo]) -> None:
         # Only a scope's first listing finds pods that were running before the exporter: later (re)lists, after a
@@ -65,17 +66,24 @@ class PodFollowers(PodSink):
         if not known:
             self._tally.add_pod(self._source(pod, ""))
         containers = self._settings.containers
-        for instance in pod.running:
-            if containers and instance.name not in containers:
+        # A pod already running when the exporter started is counted from now (unless from_start); a pod or
+        # container instance that appears later is new, and counted from its first line, even if it has already
+        # terminated (a short Job, a crash between two watch events): its rest is read with one request.
+        start = Start.NOW if initial and not self._settings.from_start else Start.BEGINNING
+        candidates = [(instance, Fate.RUNNING) for instance in pod.running]
+        seen = self._seen.setdefault(pod.uid, set())
+        if start is Start.BEGINNING:
+            candidates += [(instance, Fate.TERMINATED) for instance in pod.terminated]
+            candidates += [(instance, Fate.PREVIOUS) for instance in pod.previous]
+        else:  # instances that ended before "now" hold nothing to count, now or at a later relist
+            seen.update(instance.container_id for instance in (*pod.terminated, *pod.previous))
+        for instance, fate in candidates:
+            if (containers and instance.name not in containers) or instance.container_id in seen:
                 continue
+            seen.add(instance.container_id)
             name = f"logs:{pod.namespace}/{pod.name}/{instance.name}/{instance.container_id}"
-            if self._supervisor.running(name) or name in self._workers.get(pod.uid, ()):
-                continue
-            # A pod already running when the exporter started is counted from now (unless from_start); a pod
-            # or container instance that appears later is new, and counted from its first line.
-            start = Start.NOW if initial and not self._settings.from_start else Start.BEGINNING
             counter = LineCounter(self._source(pod, instance.name), self._matcher, self._tally, timestamps=True)
-            follower = ContainerFollower(self._api, pod, instance, counter, self._follow, start=start)
+            follower = ContainerFollower(self._api, pod, instance, counter, self._follow, start=start, fate=fate)
             self._workers.setdefault(pod.uid, set()).add(name)
             self._supervisor.start(name, self._worker(pod, name, follower))
 
@@ -94,6 +102,7 @@ class PodFollowers(PodSink):
             workers.discard(name)
             if not workers and pod.uid not in self.pods:
                 del self._workers[pod.uid]
+                self._seen.pop(pod.uid, None)
                 self._tally.remove_pod(self._source(pod, ""))
 
     def remove(self, namespace: str, uid: str) -> None:
@@ -102,6 +111,7 @@ class PodFollowers(PodSink):
             return
         if not self._workers.get(uid):
             self._workers.pop(uid, None)
+            self._seen.pop(uid, None)
             self._tally.remove_pod(self._source(pod, ""))
             return
         task = asyncio.get_running_loop().create_task(self._cut_after_grace(uid))

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Iterator
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from exporter.logwatch.lines import Gap, Unplaceable
 from exporter.logwatch.tally import LogTally, PodState, StreamState
 from exporter.runtime.families import CounterSpec, GaugeSpec
 
@@ -26,9 +27,30 @@ LOG_STREAMS = GaugeSpec("log_streams", "Log streams being followed, or waiting t
 LOG_STREAM_RESTARTS = CounterSpec(
     "log_stream_restarts", "Log streams reopened, by why (ended, error, silence, lifetime, ...).", ("reason",)
 )
+LOG_LINES_UNPLACEABLE = CounterSpec(
+    "log_lines_unplaceable",
+    "Application log lines whose place in their stream could not be established (no readable timestamp): "
+    "bad_timestamp = counted, stamped with the time read; replay_bad_timestamp = skipped on a resume.",
+    ("reason",),
+)
+LOG_GAPS = CounterSpec(
+    "log_gaps",
+    "Runs of application log lines detected as unreadable: rotated = kubelet rotated them away while the stream "
+    "was down (the API serves only the live file; the node agent reads rotated files).",
+    ("reason",),
+)
 
 
-FAMILIES = (LOG_EVENTS, LOG_LAST_EVENT, LOG_LINES, APP_PODS, LOG_STREAMS, LOG_STREAM_RESTARTS)
+FAMILIES = (
+    LOG_EVENTS,
+    LOG_LAST_EVENT,
+    LOG_LINES,
+    APP_PODS,
+    LOG_STREAMS,
+    LOG_STREAM_RESTARTS,
+    LOG_LINES_UNPLACEABLE,
+    LOG_GAPS,
+)
 
 
 class LogCollector(Collector):
@@ -59,7 +81,13 @@ class LogCollector(Collector):
         restarts = LOG_STREAM_RESTARTS.family()
         for reason, number in tally.stream_restarts.items():
             restarts.add_metric([reason], number)
-        yield from (events, last_event, lines, pods, streams, restarts)
+        unplaceable = LOG_LINES_UNPLACEABLE.family()
+        for reason in Unplaceable:
+            unplaceable.add_metric([reason.value], tally.unplaceable.get(reason.value, 0.0))
+        gaps = LOG_GAPS.family()
+        for gap in Gap:
+            gaps.add_metric([gap.value], tally.gaps.get(gap.value, 0.0))
+        yield from (events, last_event, lines, pods, streams, restarts, unplaceable, gaps)
 
     def describe(self) -> Iterable[GaugeMetricFamily | CounterMetricFamily]:
         return [spec.family() for spec in FAMILIES]

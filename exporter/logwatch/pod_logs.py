@@ -1,9 +1,15 @@
-"""Following one container instance's log through the API, exactly: every line once, none lost.
+"""Following one container instance's log through the API, exactly: every line of that instance once, no other.
 
-A stream ends when the instance terminates or the pod goes (as kubelet ends it), and may also drop, stall
-silently (kubelet log rotation before Kubernetes 1.29, kubernetes issue 115701) or live too long. Each time, the
-follower asks the API what became of its instance: still running, it resumes with `sinceTime` (the line counter
-skips the replayed second); terminated with lines unread, it reads the rest with `previous=true`; gone, it stops.
+The API serves logs by pod and container *name*; which instance answers is kubelet's business, and the pod status
+that says which instance runs lags kubelet by a second or more. So the follower never trusts a name alone:
+- after a stream ends, it does not reopen by name until the status shows its instance's fate (terminated: read
+  the rest with a plain or `previous=true` request; still running after FATE_WAIT: the stream was cut, resume);
+- after any reopen it reads the status again once the response has begun, and drops the stream unread if its
+  instance is no longer the running one (kubelet may be serving the next instance, which its own follower counts).
+A stream may also drop, stall silently (kubelet log rotation before Kubernetes 1.29) or live too long; each time
+the follower resumes with `sinceTime` from its last counted second (the line counter skips the replay), never from
+the beginning once lines were counted. A pod found at start is counted from the exporter's own "now": the moment it
+decided to follow it, by timestamp, whatever the API server's latency.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ import aiohttp
 
 from exporter.kube.client import KubeApi, KubeError
 from exporter.kube.pods import ContainerInstance, PodInfo, pod_info
-from exporter.logwatch.lines import LineCounter, ResumePoint, since_time
+from exporter.logwatch.lines import LineCounter
 from exporter.logwatch.tally import StreamState
 from exporter.runtime.backoff import Backoff
 from exporter.runtime.waiting import wait_or_stop
@@ -28,6 +34,8 @@ log = logging.getLogger(__name__)
 
 REOPEN_BACKOFF = Backoff(initial=1.0, maximum=30.0)
 BATCH_WINDOW = 1.0  # seconds between reads of a stream: counts settle this much later, for a fraction of the CPU
+FATE_POLL = 0.5  # seconds between status reads while waiting for an ended stream's instance to show its fate
+FATE_WAIT = 10.0  # an instance still "running" this long after its stream ended was not ended: the stream was cut
 
 
 class Start(StrEnum):
@@ -41,6 +49,16 @@ class StreamEnd(StrEnum):
     LIFETIME = "lifetime"
     ERROR = "error"
     STOPPING = "stopping"
+    REPLACED = "replaced"  # the reopened stream may serve another instance: dropped unread
+
+
+class Fate(StrEnum):
+    """What became of the followed instance, from the pod's status."""
+
+    RUNNING = "running"  # follow (again)
+    TERMINATED = "terminated"  # its current state: a plain request serves its rest
+    PREVIOUS = "previous"  # lastState: `previous=true` serves its rest
+    GONE = "gone"  # the pod is gone, or the instance is beyond reach
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +78,7 @@ class ContainerFollower:
         settings: FollowSettings,
         *,
         start: Start,
+        fate: Fate = Fate.RUNNING,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._api = api
@@ -68,64 +87,79 @@ class ContainerFollower:
         self._counter = counter
         self._settings = settings
         self._start = start
+        self._initial_fate = fate  # RUNNING: follow it; TERMINATED/PREVIOUS: it ended before we saw it, read it all
         self._clock = clock
         self._path = f"/api/v1/namespaces/{pod.namespace}/pods/{pod.name}/log"
-        self._opened_ns = 0
+        self._decided_ns = int(clock() * 1e9)  # "now" for Start.NOW: when the exporter decided to follow it
         self.key = (pod.uid, instance.name, instance.container_id)
 
     async def run(self, stopping: asyncio.Event) -> None:
         tally = self._counter.tally
         failures = 0
-        opened = False
-        previous = False
+        fate = self._initial_fate
+        reopened = False
         try:
             while not stopping.is_set():
                 query = [("container", self._instance.name), ("timestamps", "true")]
-                query += [("previous", "true")] if previous else [("follow", "true")]
-                query += self._position(opened)
-                opened = True
-                tally.set_stream(self.key, StreamState.FOLLOWING)
+                if fate is Fate.RUNNING:
+                    query.append(("follow", "true"))
+                elif fate is Fate.PREVIOUS:
+                    query.append(("previous", "true"))
+                query += self._position()
                 try:
                     async with self._api.stream("pod logs", self._path, query) as response:
                         failures = 0
-                        end = await self._read(response, stopping)
+                        if fate is Fate.RUNNING:
+                            tally.set_stream(self.key, StreamState.FOLLOWING)
+                        end = await self._checked_read(response, stopping, verify=reopened and fate is Fate.RUNNING)
                 except KubeError as exc:
                     if exc.code == "404":
                         return  # the pod is gone
                     end, failures = StreamEnd.ERROR, failures + 1
+                    await self._honour_retry_after(exc, stopping)
                 self._counter.drop_partial()
-                if end is StreamEnd.STOPPING or previous:
-                    return  # a `previous` read is complete in one request
-                tally.stream_restarted(end.value)
+                if end is StreamEnd.STOPPING or (fate is not Fate.RUNNING and end is not StreamEnd.ERROR):
+                    return  # a terminated instance's rest is read in one request
+                reopened = True
+                if end is not StreamEnd.REPLACED:
+                    tally.stream_restarted(end.value)
                 tally.set_stream(self.key, StreamState.RETRYING)
-                if end is StreamEnd.ENDED or end is StreamEnd.ERROR:
-                    fate = await self._fate()
-                    if fate == "gone":
-                        return
-                    previous = fate == "previous"
-                    if end is StreamEnd.ENDED and fate == "follow":
-                        # Ended, yet the pod says it runs (status lag, or a proxy closing streams): not at once.
-                        failures = max(failures, 1)
+                fate = await self._await_fate(stopping, wait=end is StreamEnd.ENDED)
+                if fate is Fate.GONE:
+                    return
                 if failures and await wait_or_stop(stopping, REOPEN_BACKOFF.delay(failures)):
                     return
         finally:
             tally.set_stream(self.key, None)
 
-    def _position(self, opened: bool) -> list[tuple[str, str]]:
-        """Where the next stream starts: from the last counted line, or per `start` the first time."""
+    def _position(self) -> list[tuple[str, str]]:
+        """Where the next stream starts: after the last counted line, else per `start`; never from the beginning
+        once lines were counted."""
         counter = self._counter
-        if counter.resume.at >= 0:
-            counter.start_resume()
-            return [("sinceTime", since_time(counter.resume.at))]
-        if opened:
-            if self._start is Start.NOW:
-                # Nothing counted yet since "now": resume from when the first stream opened.
-                counter.resume = ResumePoint(self._opened_ns - 1, 0)
-                counter.start_resume()
-                return [("sinceTime", since_time(self._opened_ns))]
-            return []  # from the instance's beginning again; nothing was counted
-        self._opened_ns = time.time_ns()
-        return [("tailLines", "0")] if self._start is Start.NOW else []
+        if counter.resume.copies:
+            return [("sinceTime", counter.start_resume())]
+        if counter.counted:
+            # Lines counted, none with a readable time: resume from when the last of them was read.
+            return [("sinceTime", counter.start_from(int(self._clock() * 1e9) - 1_000_000_000))]
+        if self._start is Start.NOW:
+            return [("sinceTime", counter.start_from(self._decided_ns))]
+        counter.drop_partial()
+        return []
+
+    async def _checked_read(
+        self, response: aiohttp.ClientResponse, stopping: asyncio.Event, *, verify: bool
+    ) -> StreamEnd:
+        """A reopened follow stream is read only if its instance is, after the response began, still the running
+        one: otherwise kubelet may be serving the next instance, and the stream is dropped unread."""
+        if verify:
+            pod = await self._current_pod()
+            if pod is not None and pod.current_id(self._instance.name) != self._instance.container_id:
+                return StreamEnd.REPLACED
+        return await self._read(response, stopping)
+
+    async def _honour_retry_after(self, exc: KubeError, stopping: asyncio.Event) -> None:
+        if exc.retry_after:
+            await wait_or_stop(stopping, exc.retry_after)
 
     async def _read(self, response: aiohttp.ClientResponse, stopping: asyncio.Event) -> StreamEnd:
         """Read until the stream ends, falls silent, grows too old, or the exporter stops.
@@ -153,19 +187,42 @@ class ContainerFollower:
                 break
         return StreamEnd.STOPPING
 
-    async def _fate(self) -> str:
-        """After a stream ended: `follow` (resume), `previous` (read the terminated rest) or `gone`."""
+    async def _current_pod(self) -> PodInfo | None:
+        """Our pod as the API shows it now; None if it is gone (or another pod took its name), or unknown."""
         path = f"/api/v1/namespaces/{self._pod.namespace}/pods/{self._pod.name}"
         try:
             obj = await self._api.get_json("get pod", path)
         except KubeError as exc:
-            return "gone" if exc.code == "404" else "follow"
+            if exc.code == "404":
+                return None
+            raise
         pod = pod_info(obj, self._settings.app_labels)
-        if pod.uid != self._pod.uid:
-            return "gone"
+        return pod if pod.uid == self._pod.uid else None
+
+    async def _await_fate(self, stopping: asyncio.Event, *, wait: bool) -> Fate:
+        """What became of our instance. With `wait` (its stream ended), the status is read until it shows the
+        instance's fate, for up to FATE_WAIT: before that a request by name may be served the next instance."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + (FATE_WAIT if wait else 0.0)
+        while True:
+            try:
+                pod = await self._current_pod()
+            except KubeError:
+                return Fate.RUNNING  # unknown: reopening re-checks the status once the response has begun
+            fate = self._fate_in(pod)
+            if fate is not Fate.RUNNING or loop.time() >= deadline:
+                return fate
+            if await wait_or_stop(stopping, FATE_POLL):
+                return Fate.GONE
+
+    def _fate_in(self, pod: PodInfo | None) -> Fate:
+        if pod is None:
+            return Fate.GONE
         name, ours = self._instance.name, self._instance.container_id
         if pod.current_id(name) == ours:
-            return "follow"
-        if pod.previous_id(name) == ours and self._counter.resume.at >= 0:
-            return "previous"  # it terminated while we were not reading: fetch what we missed
-        return "gone"
+            return Fate.RUNNING
+        if pod.terminated_id(name) == ours:
+            return Fate.TERMINATED
+        if pod.previous_id(name) == ours:
+            return Fate.PREVIOUS
+        return Fate.GONE

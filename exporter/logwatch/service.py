@@ -39,7 +39,9 @@ class LogWatch:
                     f"pods:{namespace or '*'}", self._pod_watcher(api, sink, namespace, selector, stopping)
                 )
         for app, path in self.settings.files:
-            counter = LineCounter(LogSource(namespace="", app=app), self.matcher, self.tally, timestamps=False)
+            source = LogSource(namespace="", app=app)
+            self.tally.add_source(source)  # its series exist at 0 from the start
+            counter = LineCounter(source, self.matcher, self.tally, timestamps=False)
             supervisor.start(f"logfile:{app}:{path}", self._file_worker(path, counter, stopping))
 
     def _pod_watcher(

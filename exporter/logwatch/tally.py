@@ -1,7 +1,8 @@
 """What the application logs said, counted: per app (and pod, when asked), per event; the metrics are its view.
 
-With per-pod series, a pod that goes away has its counts folded into the app's `pod=""` series before its own
-series are removed, so `sum by (app)` of a counter never goes backwards.
+Every series exists at 0 from the moment its pod (or file) is known, so `increase()` sees the first event. With
+per-pod series, a pod that goes away takes its series with it: they are dropped, never folded into another series
+(a fold would make `sum by (namespace, app) (increase(...))` jump on every deletion; a vanished series does not).
 """
 
 from __future__ import annotations
@@ -51,12 +52,24 @@ class LogTally:
         self.pod_states: dict[tuple[str, str, str], PodState] = {}  # (ns, app, pod) -> from its latest event
         self.streams: dict[object, StreamState] = {}
         self.stream_restarts: dict[str, float] = defaultdict(float)  # by reason
+        self.unplaceable: dict[str, float] = defaultdict(float)  # lines that could not be placed, by reason
+        self.gaps: dict[str, float] = defaultdict(float)  # detected runs of lines that could not be read, by reason
+        self._sources: dict[tuple[str, ...], int] = defaultdict(int)  # series -> pods (or files) that feed it
 
     def _series(self, source: LogSource) -> tuple[str, ...]:
         return (source.namespace, source.app, source.pod) if self.per_pod else (source.namespace, source.app)
 
+    def add_source(self, source: LogSource) -> None:
+        """A pod or file is known: its series exist from now on, at 0 until lines come."""
+        series = self._series(source)
+        self._sources[series] += 1
+        self.lines[series] += 0
+        for event in Event:
+            self.events[(*series, event.value)] += 0
+
     def add_pod(self, source: LogSource) -> None:
         self.pod_states.setdefault((source.namespace, source.app, source.pod), PodState.UNKNOWN)
+        self.add_source(source)
 
     def count(self, source: LogSource, lines: int, events: Iterable[tuple[Event, float]]) -> None:
         """`lines` whole lines were read from `source`, with these (event, unix time) among them, in order."""
@@ -73,21 +86,24 @@ class LogTally:
             self.pod_states[(source.namespace, source.app, source.pod)] = STATE_AFTER[latest]
 
     def remove_pod(self, source: LogSource) -> None:
+        """The pod is gone and its streams are done: with per-pod series, its series go too (once no pod of the
+        same name, re-created meanwhile, still feeds them)."""
         self.pod_states.pop((source.namespace, source.app, source.pod), None)
-        if not self.per_pod:
+        series = self._series(source)
+        self._sources[series] -= 1
+        if self._sources[series] > 0 or not self.per_pod:
             return
-        departed = (source.namespace, source.app, "")
-        own = (source.namespace, source.app, source.pod)
-        if own in self.lines:
-            self.lines[departed] += self.lines.pop(own)
+        del self._sources[series]
+        self.lines.pop(series, None)
         for event in Event:
-            key = (*own, event.value)
-            if key in self.events:
-                self.events[(*departed, event.value)] += self.events.pop(key)
-            at = self.last_event_at.pop(key, None)
-            if at is not None:
-                departed_key = (*departed, event.value)
-                self.last_event_at[departed_key] = max(at, self.last_event_at.get(departed_key, 0.0))
+            self.events.pop((*series, event.value), None)
+            self.last_event_at.pop((*series, event.value), None)
+
+    def unplaceable_line(self, reason: str) -> None:
+        self.unplaceable[reason] += 1
+
+    def gap(self, reason: str) -> None:
+        self.gaps[reason] += 1
 
     def set_stream(self, stream: object, state: StreamState | None) -> None:
         if state is None:
@@ -97,6 +113,11 @@ class LogTally:
 
     def stream_restarted(self, reason: str) -> None:
         self.stream_restarts[reason] += 1
+
+    def followed_apps(self) -> set[tuple[str, str]]:
+        """(namespace, app) of every followed application, from pods or files (namespace "")."""
+        apps = {(key[0], key[1]) for key, sources in self._sources.items() if sources > 0}
+        return apps | {(namespace, app) for namespace, app, _pod in self.pod_states}
 
     def app_pod_counts(self) -> dict[tuple[str, str, PodState], int]:
         counts: dict[tuple[str, str, PodState], int] = defaultdict(int)

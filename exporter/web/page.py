@@ -91,7 +91,7 @@ def _applications_section(tally: LogTally | None) -> str:
     if tally is None:
         return ""
     counts = tally.app_pod_counts()
-    apps = sorted({(namespace, app) for namespace, app, _ in counts})
+    apps = sorted({(namespace, app) for namespace, app, _ in counts} | tally.followed_apps())
     rows = "".join(
         f"<tr><td>{escape(namespace or '(file)')}</td><td>{escape(app)}</td>"
         + "".join(f'<td class="secs">{counts.get((namespace, app, state), 0)}</td>' for state in PodState)
@@ -99,7 +99,7 @@ def _applications_section(tally: LogTally | None) -> str:
         for namespace, app in apps
     )
     header = "".join(f'<th class="secs">{state.value}</th>' for state in PodState)
-    empty = '<tr><td colspan="5" class="muted">no application pods followed yet</td></tr>'
+    empty = '<tr><td colspan="5" class="muted">no application followed yet</td></tr>'
     return (
         f'<h2>Applications</h2><div class="card"><table><tr><th>namespace</th><th>app</th>{header}</tr>'
         f"{rows or empty}</table></div>"

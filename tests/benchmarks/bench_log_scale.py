@@ -192,7 +192,8 @@ class Usage:
 
 
 async def measure(pods: int, wanted: int, seconds: float, workdir: Path) -> None:
-    async with FakeKube() as kube:
+    # Kubernetes as it behaves: timestamps in a zone offset, statuses a second behind kubelet.
+    async with FakeKube(log_offset="+01:00", status_lag=1.0) as kube:
         for index in range(pods):
             labels = {"tier": "app", "app": f"svc-{index % APPS}"}
             kube.add_pod(NAMESPACE, f"svc-{index % APPS}-{index}", labels=labels)
