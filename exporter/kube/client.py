@@ -1,9 +1,9 @@
-"""The Kubernetes API through the official client (`kubernetes.aio`): its configuration, auth and transport.
+"""The Kubernetes API: plain GETs whose JSON stays plain dicts, errors counted, credentials reloaded.
 
-Requests go through the client's `param_serialize`/`call_api` with `_preload_content=False` and the JSON stays
-plain dicts: the generated operations lack `sinceTime` for pod logs, and building model objects for thousands of
-pods and watch events would cost more than everything else the exporter does. Every error is counted in
-`kubernetes_errors_total{operation,code}` and logged once per change, never fatal.
+The generated operations of the official client lack `sinceTime` for pod logs, and building model objects for
+thousands of pods and watch events would cost more than everything else the exporter does; requests go through a
+`Transport` (`transport.py`): the pod's service account in-cluster, the official client for a kubeconfig. Every
+error is counted in `kubernetes_errors_total{operation,code}` and logged once per change, never fatal.
 
 Credentials: in-cluster (the client re-reads the rotating service-account token), else `--kubeconfig`, else
 `KUBECONFIG`; `~/.kube/config` only where a command may default like kubectl (`check`, `audit --cluster`): a server
@@ -20,21 +20,14 @@ import logging
 import os
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import aiohttp
-from kubernetes.aio import client as _client
-from kubernetes.aio import config as _config
+
+from exporter.kube.transport import ConfigProblem, InClusterTransport, OfficialTransport, Transport, kubeconfig_context
 
 log = logging.getLogger(__name__)
-
-# The package ships py.typed but leaves these unannotated; one typed seam keeps mypy strict everywhere else.
-_ApiClient: Any = _client.ApiClient
-_Configuration: Any = _client.Configuration
-_load_incluster_config: Any = _config.load_incluster_config
-_new_client_from_config: Any = _config.new_client_from_config
-_ConfigException: type[Exception] = _config.ConfigException
-_list_contexts: Any = _config.list_kube_config_contexts
 
 CONNECT_TIMEOUT = 10.0
 REQUEST_TIMEOUT = 30.0
@@ -75,39 +68,36 @@ class KubeApi:
         """`home_config=False` (serve, demo): without in-cluster, --kubeconfig or KUBECONFIG there is no access,
         and `~/.kube/config` is never read."""
         self._home_config = home_config
+        self.service_account_dir: Path | None = None  # None: where kubelet mounts it (tests point elsewhere)
         self._kubeconfig = kubeconfig
         self._environ = os.environ if environ is None else environ
         self._count_error = count_error
-        self._client: Any = None
+        self._client: Transport | None = None
         self._retiring: set[asyncio.Task[None]] = set()
         self._lock = asyncio.Lock()
         self._last_logged: dict[str, str] = {}  # operation -> code last logged, to log once per change
 
-    async def _api_client(self) -> Any:
+    async def _transport(self) -> Transport:
         async with self._lock:
             if self._client is None:
-                self._client = await self._new_client()
+                self._client = await self._new_transport()
             return self._client
 
-    async def _new_client(self) -> Any:
-        configuration = _Configuration()
+    async def _new_transport(self) -> Transport:
         in_cluster = "KUBERNETES_SERVICE_HOST" in self._environ and not self._kubeconfig
         try:
+            transport: Transport
             if in_cluster:
-                _load_incluster_config(client_configuration=configuration)
-                api_client = _ApiClient(configuration)
+                transport = InClusterTransport(self._environ, self.service_account_dir)
             else:
                 config_file = self._kubeconfig or self._environ.get("KUBECONFIG")
                 if config_file is None and not self._home_config:
-                    raise _ConfigException("no cluster access configured (in-cluster, --kubeconfig or KUBECONFIG)")
-                api_client = await _new_client_from_config(config_file=config_file)
-        except (_ConfigException, OSError, ValueError) as exc:
+                    raise ConfigProblem("no cluster access configured (in-cluster, --kubeconfig or KUBECONFIG)")
+                transport = await OfficialTransport.from_kubeconfig(config_file)
+        except ConfigProblem as exc:
             raise self._failed("config", "config", str(exc)) from None
         self._log_access(in_cluster)
-        # One connection per followed log stream: the default pool of 100 would starve the 101st stream. The REST
-        # client copied the limit when it was built, so the limit is lifted on it (its pool opens lazily).
-        api_client.rest_client.maxsize = 0
-        return api_client
+        return transport
 
     def _log_access(self, in_cluster: bool) -> None:
         """Say which cluster the exporter talks to, once per client: a surprise context is then visible."""
@@ -116,14 +106,10 @@ class KubeApi:
             return
         source = "--kubeconfig" if self._kubeconfig else "KUBECONFIG" if self._environ.get("KUBECONFIG") else "~/.kube"
         config_file = self._kubeconfig or self._environ.get("KUBECONFIG")
-        try:
-            _contexts, active = _list_contexts(config_file=config_file)
-            context = str((active or {}).get("name", ""))
-        except (_ConfigException, OSError, ValueError, TypeError):
-            context = ""
+        context = kubeconfig_context(config_file)
         log.info("Kubernetes access", extra={"source": source, "kubeconfig": config_file or "", "context": context})
 
-    async def reload(self, rejected: Any) -> None:
+    async def reload(self, rejected: Transport) -> None:
         """After a 401 from `rejected`: the next call reads the credentials again (a rotated token). A burst of
         401s from one client replaces it once. Streams opened with the old client go on until it is retired;
         then they fail and resume, exactly, with the new one."""
@@ -135,7 +121,7 @@ class KubeApi:
         self._retiring.add(task)
         task.add_done_callback(self._retiring.discard)
 
-    async def _retire(self, old: Any) -> None:
+    async def _retire(self, old: Transport) -> None:
         try:
             await asyncio.sleep(RETIRE_AFTER)
         finally:
@@ -172,29 +158,21 @@ class KubeApi:
         self, operation: str, path: str, query: Sequence[tuple[str, str]] = (), *, timeout: float = REQUEST_TIMEOUT
     ) -> AsyncIterator[aiohttp.ClientResponse]:
         """An open response with status 200 (raises KubeError otherwise); its body is read by the caller."""
-        api_client = await self._api_client()
-        params = await api_client.param_serialize(
-            method="GET",
-            resource_path=path,
-            query_params=list(query),
-            header_params={"Accept": "application/json, */*"},
-            auth_settings=["BearerToken"],
-        )
+        transport = await self._transport()
         # Connecting is bounded here; reading is bounded by the caller (a watch or a log stream reads for long).
         request_timeout = aiohttp.ClientTimeout(total=None, sock_connect=CONNECT_TIMEOUT, connect=timeout)
         try:
             # Until the status line arrives, `timeout` bounds the request: an API server that accepts and never
             # answers must not hang a watcher, a follower or the `check` command.
             async with asyncio.timeout(timeout):
-                result = await api_client.call_api(*params, _request_timeout=request_timeout, _preload_content=False)
+                response = await transport.get(path, query, request_timeout)
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
             raise self._failed(operation, "network", type(exc).__name__) from None
-        response: aiohttp.ClientResponse = result.response
         try:
             if response.status != 200:
                 message = await _status_message(response)
                 if response.status == 401:
-                    await self.reload(api_client)
+                    await self.reload(transport)
                 retry_after = _retry_after(response) if response.status in (429, 503) else 0.0
                 raise self._failed(operation, str(response.status), message, retry_after=retry_after)
             self._recovered(operation)
