@@ -40,6 +40,7 @@ from exporter.logwatch.metrics import LogCollector
 from exporter.logwatch.service import LogWatch
 from exporter.logwatch.tally import LogTally
 from exporter.probe.client_options import connect_options, ssl_context
+from exporter.probe.nats_client import close_quietly
 from exporter.probe.scheduler import probe_forever
 from exporter.probe.session import Session
 from exporter.runtime.process_log import configure_level
@@ -56,6 +57,7 @@ log = logging.getLogger(__name__)
 
 HTTP_SHUTDOWN_TIMEOUT = 1.0
 RESOLVER_THREADS = 64
+CLIENT_CLOSE_TIMEOUT = 1.0
 SHUTDOWN_GRACE = 3.0  # seconds for in-flight probes to finish after SIGTERM; the whole exit stays under 5 s
 
 
@@ -348,7 +350,11 @@ class Exporter:
             options = connect_options(target, target.servers, error_cb=ignore, name="nats-connectivity-server-view",
                                       context=ssl_context(target))  # fmt: skip
             client = Client()
-            await client.connect(**options, allow_reconnect=False, max_reconnect_attempts=1)
+            try:
+                await client.connect(**options, allow_reconnect=False, max_reconnect_attempts=1)
+            except BaseException:
+                await close_quietly(client, CLIENT_CLOSE_TIMEOUT)  # nats-py leaves a failed connect's socket open
+                raise
             return client
 
         def log_view() -> dict[PodKey, LogEntry]:
@@ -390,7 +396,7 @@ class Exporter:
                 found = await service_endpoints(kube, service.namespace or namespace, service.name)
             except KubeError:
                 return endpoints_from_target(target)  # counted and logged by the client
-            return endpoints_from_addresses(target, [(e.address, e.ready) for e in found])
+            return endpoints_from_addresses(target, [(e.address, e.ready, e.pod) for e in found])
 
         board = self.state.cluster
 

@@ -43,6 +43,7 @@ class PodLogs:
     finishing: bool = False
     containers: dict[str, ContainerLog] = field(default_factory=dict)
     looked: bool = False  # its directory was listed once: containers found later are new
+    removed: bool = False  # its series were dropped (once, however many containers finished in the last pass)
 
 
 class NodeFollowers(PodSink):

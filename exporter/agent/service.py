@@ -92,7 +92,8 @@ class NodeLogs:
             self.tally.stream_restarted("ended")
         if result.finished:
             self.tally.set_stream(key, None)
-            if logs.pod.uid not in self.followers.pods:
+            if logs.pod.uid not in self.followers.pods and not logs.removed:
+                logs.removed = True
                 self.tally.remove_pod(pod_source(logs.pod))
                 log.info(
                     "pod gone, its logs read to their end", extra={"namespace": source.namespace, "pod": source.pod}

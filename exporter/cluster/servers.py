@@ -29,6 +29,7 @@ class ServerEndpoint:
 
     url: NatsUrl
     ready: bool | None = None  # None: not known (outside Kubernetes)
+    pod: str = ""  # the pod behind the address (EndpointSlice targetRef): the name of a server that never answered
 
     @property
     def address(self) -> str:
@@ -40,10 +41,16 @@ def endpoints_from_target(target: Target) -> tuple[ServerEndpoint, ...]:
     return tuple(ServerEndpoint(url) for url in target.servers)
 
 
-def endpoints_from_addresses(target: Target, addresses: Sequence[tuple[str, bool]]) -> tuple[ServerEndpoint, ...]:
-    """In Kubernetes: each pod IP of the target's EndpointSlices (with its `ready` condition), on the target's port."""
+def endpoints_from_addresses(
+    target: Target, addresses: Sequence[tuple[str, bool]] | Sequence[tuple[str, bool, str]]
+) -> tuple[ServerEndpoint, ...]:
+    """In Kubernetes: each pod IP of the target's EndpointSlices (with its `ready` condition and, where known, its
+    pod's name), on the target's port."""
     base = target.servers[0]
-    return tuple(ServerEndpoint(replace(base, host=ip), ready) for ip, ready in addresses)
+    return tuple(
+        ServerEndpoint(replace(base, host=found[0]), found[1], found[2] if len(found) > 2 else "")
+        for found in addresses
+    )
 
 
 async def probe_servers(
@@ -58,7 +65,10 @@ async def probe_servers(
     results = await asyncio.gather(
         *(_probe_one(target, endpoint, monitor_port=monitor_port, http=http) for endpoint in endpoints)
     )
-    return verify(results, known_names or {})
+    # A restarted NATS pod comes back on a new address, down while it starts: its pod's name (the official chart
+    # sets server_name from it) keeps its series rather than a new `ip:port` series.
+    fallback = {endpoint.address: endpoint.pod for endpoint in endpoints if endpoint.pod}
+    return verify(results, {**fallback, **(known_names or {})})
 
 
 async def _probe_one(

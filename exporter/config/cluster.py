@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from exporter.config.credentials import Credentials
-from exporter.config.validate import ConfigError, boolean, mapping, reject_unknown, text
+from exporter.config.validate import ConfigError, boolean, integer, mapping, reject_unknown, text
 
 DEFAULT_MONITOR_PORT = 8222
 DEFAULT_MAX_ROUTE_PAIRS = 30
@@ -93,11 +93,11 @@ def parse_cluster_settings(
     reject_unknown(raw, _CLUSTER_KEYS, prefix=f"{key}.cluster.")
     return ClusterSettings(
         enabled=boolean(f"{key}.cluster.enabled", raw.get("enabled", False)),
-        monitor_port=_integer(f"{key}.cluster.monitor_port", raw.get("monitor_port", DEFAULT_MONITOR_PORT), 0, 65535),
-        max_route_pairs=_integer(
+        monitor_port=integer(f"{key}.cluster.monitor_port", raw.get("monitor_port", DEFAULT_MONITOR_PORT), 0, 65535),
+        max_route_pairs=integer(
             f"{key}.cluster.max_route_pairs", raw.get("max_route_pairs", DEFAULT_MAX_ROUTE_PAIRS), 1, 10_000
         ),
-        route_concurrency=_integer(
+        route_concurrency=integer(
             f"{key}.cluster.route_concurrency", raw.get("route_concurrency", DEFAULT_ROUTE_CONCURRENCY), 1, 256
         ),
         accounts=_accounts(f"{key}.cluster.accounts", raw.get("accounts"), environ, credentials),
@@ -116,7 +116,7 @@ def _jetstream(key: str, raw: Mapping[str, Any]) -> JetStreamSettings:
     return JetStreamSettings(
         enabled=boolean(f"{key}.enabled", raw.get("enabled", False)),
         stream=stream,
-        replicas=_integer(f"{key}.replicas", raw.get("replicas", DEFAULT_REPLICAS), 1, 5),
+        replicas=integer(f"{key}.replicas", raw.get("replicas", DEFAULT_REPLICAS), 1, 5),
         create=boolean(f"{key}.create", raw.get("create", True)),
         subject=subject,
     )
@@ -144,15 +144,3 @@ def _accounts(
             raise ConfigError(f"{item_key}.name", name, "a name used once")
         accounts.append(RouteAccount(name, credentials(item_key, mapping(item, "credentials", item_key), environ)))
     return tuple(accounts)
-
-
-def _integer(key: str, value: object, low: int, high: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | str):
-        raise ConfigError(key, value, f"an integer from {low} to {high}")
-    try:
-        number = int(value)
-    except ValueError:
-        raise ConfigError(key, value, f"an integer from {low} to {high}") from None
-    if not low <= number <= high:
-        raise ConfigError(key, value, f"an integer from {low} to {high}")
-    return number

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from exporter.config.validate import ConfigError, duration, names, reject_unknown, text
+from exporter.config.validate import ConfigError, duration, integer, names, reject_unknown, text
 
 SHARED_MIN = 3  # unmatched connections from one address that make it a shared one (SNAT) rather than a stranger
 DEFAULT_INTERVAL = 30.0
@@ -109,18 +109,6 @@ def add_server_view_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--apps.slow-consumer-bytes", dest="apps_slow_consumer_bytes", metavar="BYTES")
 
 
-def _integer(key: str, value: object, low: int, high: int) -> int:
-    if isinstance(value, bool):
-        raise ConfigError(key, value, f"an integer from {low} to {high}")
-    try:
-        number = int(str(value).strip())
-    except ValueError:
-        raise ConfigError(key, value, f"an integer from {low} to {high}") from None
-    if not low <= number <= high:
-        raise ConfigError(key, value, f"an integer from {low} to {high}")
-    return number
-
-
 def _pick(
     args: argparse.Namespace | None, flag: str, dest: str, raw: Mapping[str, Any], key: str, prefix: str
 ) -> tuple[str, Any]:
@@ -160,11 +148,11 @@ def load_server_view_settings(
         key, value = _pick(args, flag, dest, raw, name, prefix)
         return default if value is None else duration(key, value)
 
-    def integer(
+    def whole(
         flag: str, dest: str, raw: Mapping[str, Any], name: str, prefix: str, default: int, low: int, high: int
     ) -> int:
         key, value = _pick(args, flag, dest, raw, name, prefix)
-        return default if value is None else _integer(key, value, low, high)
+        return default if value is None else integer(key, value, low, high)
 
     sv, ap = "server_view.", "apps."
     key, value = _pick(args, "--apps.selector", "apps_selector", apps, "selector", ap)
@@ -173,10 +161,11 @@ def load_server_view_settings(
     namespaces = names(key, value) if value is not None else logs_namespaces
     publish_only = names("apps.publish_only", apps.get("publish_only"))
     interval = seconds("--server-view.interval", "server_view_interval", view, "interval", sv, DEFAULT_INTERVAL)
+    timeout = seconds("", "", view, "timeout", sv, min(DEFAULT_TIMEOUT, interval))
     settings = ServerViewSettings(
         source=source,
         interval=interval,
-        monitor_port=integer(
+        monitor_port=whole(
             "--server-view.monitor-port",
             "server_view_monitor_port",
             view,
@@ -186,15 +175,16 @@ def load_server_view_settings(
             1,
             65535,
         ),
-        # An unset timeout follows the interval down, as the probe's does: `--server-view.interval 1s` alone works.
-        timeout=seconds("", "", view, "timeout", sv, min(DEFAULT_TIMEOUT, interval)),
-        quiet_period=seconds("", "", view, "quiet_period", sv, DEFAULT_QUIET),
-        page_size=integer("", "", view, "page_size", sv, DEFAULT_PAGE, 1, 100_000),
-        servers=integer("", "", view, "servers", sv, 0, 0, 10_000),
+        # Unset, the timeout follows the interval down, as the probe's does, and the quiet period the timeout:
+        # `--server-view.interval 200ms` alone works.
+        timeout=timeout,
+        quiet_period=seconds("", "", view, "quiet_period", sv, min(DEFAULT_QUIET, timeout / 2)),
+        page_size=whole("", "", view, "page_size", sv, DEFAULT_PAGE, 1, 100_000),
+        servers=whole("", "", view, "servers", sv, 0, 0, 10_000),
         selector=selector,
         namespaces=namespaces,
         grace=seconds("--apps.grace", "apps_grace", apps, "grace", ap, DEFAULT_GRACE),
-        slow_consumer_bytes=integer(
+        slow_consumer_bytes=whole(
             "--apps.slow-consumer-bytes",
             "apps_slow_consumer_bytes",
             apps,
@@ -206,7 +196,7 @@ def load_server_view_settings(
         ),
         slow_consumer_window=seconds("", "", apps, "slow_consumer_window", ap, DEFAULT_SLOW_WINDOW),
         publish_only=publish_only,
-        shared_address_min=integer("", "", apps, "shared_address_min", ap, SHARED_MIN, 2, 1_000_000),
+        shared_address_min=whole("", "", apps, "shared_address_min", ap, SHARED_MIN, 2, 1_000_000),
     )
     if settings.timeout > settings.interval:
         raise ConfigError("server_view.timeout", view.get("timeout"), "a duration no longer than the interval")

@@ -76,3 +76,16 @@ def names(key: str, value: object) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(item, str) and item for item in value):
         raise ConfigError(key, value, "a list of names")
     return tuple(value)
+
+
+def integer(key: str, value: object, low: int, high: int) -> int:
+    """A whole number in [low, high], from YAML (an int) or a flag (text); never a boolean."""
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise ConfigError(key, value, f"an integer from {low} to {high}")
+    try:
+        number = int(str(value).strip())
+    except ValueError:
+        raise ConfigError(key, value, f"an integer from {low} to {high}") from None
+    if not low <= number <= high:
+        raise ConfigError(key, value, f"an integer from {low} to {high}")
+    return number

@@ -166,6 +166,8 @@ class KubeApi:
             # answers must not hang a watcher, a follower or the `check` command.
             async with asyncio.timeout(timeout):
                 response = await transport.get(path, query, request_timeout)
+        except ConfigProblem as exc:  # a token file unreadable in the middle of its rotation
+            raise self._failed(operation, "config", str(exc)) from None
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
             raise self._failed(operation, "network", type(exc).__name__) from None
         try:

@@ -89,10 +89,14 @@ class PodFollowers(PodSink):
 
     def _worker(self, pod: PodInfo, name: str, follower: ContainerFollower) -> WorkerFactory:
         async def run() -> None:
+            # Finished when it ends or is cancelled (cut, shutdown); a crash is not an end: the supervisor restarts
+            # the same worker, which must stay this pod's (so that a later cut still reaches it).
             try:
                 await follower.run(self._stopping)
-            finally:
+            except asyncio.CancelledError:
                 self._finished(pod, name)
+                raise
+            self._finished(pod, name)
 
         return run
 

@@ -38,6 +38,11 @@ class LogSource:
     container: str = ""
 
 
+# Every reason a stream is reopened (the `reason` of log_stream_restarts_total), each at 0 from the start: the pod
+# follower's ends (ended, silence, lifetime, error), and a file's rotation or truncation (log files, the agent).
+RESTART_REASONS = ("ended", "silence", "lifetime", "error", "rotated", "truncated")
+
+
 class StreamState(StrEnum):
     FOLLOWING = "following"
     RETRYING = "retrying"
@@ -51,10 +56,11 @@ class LogTally:
         self.lines: dict[tuple[str, ...], float] = defaultdict(float)  # (ns, app[, pod])
         self.pod_states: dict[tuple[str, str, str], PodState] = {}  # (ns, app, pod) -> from its latest event
         self.streams: dict[object, StreamState] = {}
-        self.stream_restarts: dict[str, float] = defaultdict(float)  # by reason
+        self.stream_restarts: dict[str, float] = dict.fromkeys(RESTART_REASONS, 0.0)  # by reason, all from 0
         self.unplaceable: dict[str, float] = defaultdict(float)  # lines that could not be placed, by reason
         self.gaps: dict[str, float] = defaultdict(float)  # detected runs of lines that could not be read, by reason
         self._sources: dict[tuple[str, ...], int] = defaultdict(int)  # series -> pods (or files) that feed it
+        self._pod_instances: dict[tuple[str, str, str], int] = defaultdict(int)  # (ns, app, pod) -> live UIDs
 
     def _series(self, source: LogSource) -> tuple[str, ...]:
         return (source.namespace, source.app, source.pod) if self.per_pod else (source.namespace, source.app)
@@ -68,7 +74,11 @@ class LogTally:
             self.events[(*series, event.value)] += 0
 
     def add_pod(self, source: LogSource) -> None:
-        self.pod_states.setdefault((source.namespace, source.app, source.pod), PodState.UNKNOWN)
+        """A pod (one UID) is known. A pod re-created under the same name starts `unknown`: its predecessor's
+        events say nothing about it."""
+        key = (source.namespace, source.app, source.pod)
+        self.pod_states[key] = PodState.UNKNOWN
+        self._pod_instances[key] += 1
         self.add_source(source)
 
     def count(self, source: LogSource, lines: int, events: Iterable[tuple[Event, float]]) -> None:
@@ -88,7 +98,11 @@ class LogTally:
     def remove_pod(self, source: LogSource) -> None:
         """The pod is gone and its streams are done: with per-pod series, its series go too (once no pod of the
         same name, re-created meanwhile, still feeds them)."""
-        self.pod_states.pop((source.namespace, source.app, source.pod), None)
+        key = (source.namespace, source.app, source.pod)
+        self._pod_instances[key] -= 1
+        if self._pod_instances[key] <= 0:  # the last instance of that name: its state goes
+            del self._pod_instances[key]
+            self.pod_states.pop(key, None)
         series = self._series(source)
         self._sources[series] -= 1
         if self._sources[series] > 0 or not self.per_pod:
@@ -112,7 +126,7 @@ class LogTally:
             self.streams[stream] = state
 
     def stream_restarted(self, reason: str) -> None:
-        self.stream_restarts[reason] += 1
+        self.stream_restarts[reason] = self.stream_restarts.get(reason, 0.0) + 1
 
     def followed_apps(self) -> set[tuple[str, str]]:
         """(namespace, app) of every followed application, from pods or files (namespace "")."""

@@ -8,6 +8,7 @@ verdict. `app_clients` counts connections by client library and version.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Iterator
 
@@ -125,7 +126,7 @@ class ServerViewCollector(Collector):
                         connections.add_metric([*labels, server], per_server[server])
                     subscriptions.add_metric(labels, sum(r.subscriptions for r in group))
                     pending.add_metric(labels, max((r.pending_bytes_max for r in group), default=0))
-                    versions = Counter((c.lang, c.version) for r in group for c in r.connections)
+                    versions = Counter(client_labels(c.lang, c.version) for r in group for c in r.connections)
                     for (lang, version), number in sorted(versions.items()):
                         clients.add_metric([*labels, lang, version], number)
             kinds = Counter((u.connection.server, u.kind) for u in snapshot.unmatched)
@@ -161,6 +162,22 @@ class ServerViewCollector(Collector):
             servers.add_metric([board.target], view.answered)
             expected.add_metric([board.target], view.expected_servers)
         yield from (success, servers, expected)
+
+
+# The `lang` values NATS client libraries send in CONNECT; anything else is "other". Clients choose these strings,
+# so they are bounded before they become label values, and versions are cut to major.minor.
+KNOWN_LANGS = frozenset(
+    {"go", "python3", "python", "java", "node", "nodejs", "deno", "bun", "rust", "c", ".net", "dotnet", "c#", "ruby",
+     "elixir", "erlang", "swift", "kotlin", "zig", "php", "nats.ws", "nats.js", "websocket"}
+)  # fmt: skip
+_MAJOR_MINOR = re.compile(r"v?(\d{1,4})\.(\d{1,4})")
+
+
+def client_labels(lang: str, version: str) -> tuple[str, str]:
+    """Bounded (lang, version) labels from what a client says of itself."""
+    name = lang.strip().lower()
+    match = _MAJOR_MINOR.match(version.strip())
+    return (name if name in KNOWN_LANGS else "other", f"{match.group(1)}.{match.group(2)}" if match else "unknown")
 
 
 def _bound(value: float) -> str:

@@ -76,7 +76,8 @@ class WebSecurity:
             # OpenSSL calls this for every ClientHello, with SNI or without (None): each handshake gets the newest.
             self.listening_context.sni_callback = self._switch_context
         self._seen = initial.fingerprint  # the content last read, accepted or not
-        self._verified: dict[tuple[str, bytes], bool] = {}
+        self._verified: set[tuple[str, bytes]] = set()
+        self._rejected: set[tuple[str, bytes]] = set()
         self.rate_limiter = RateLimiter(initial.rate_limit) if initial.rate_limit else None
 
     def _switch_context(self, connection: ssl.SSLObject, server_name: str | None, _: ssl.SSLContext) -> None:
@@ -138,6 +139,7 @@ class WebSecurity:
         self.config = config
         self._seen = config.fingerprint
         self._verified.clear()
+        self._rejected.clear()
         log.info("web config reloaded", extra={"path": self.path})
         return self._reloaded(True)
 
@@ -184,16 +186,21 @@ class WebSecurity:
         known = user in users
         hashed = users[user] if known else _decoy_hash(users)
         key = (user, hashlib.sha256(password.encode() + hashed).digest())
-        cached = self._verified.get(key)
-        if cached is None:
-            # Its own thread: the default pool can be full of DNS lookups hanging on a broken resolver.
-            loop = asyncio.get_running_loop()
-            matches = await loop.run_in_executor(_BCRYPT_POOL, bcrypt.checkpw, password.encode(), hashed)
-            cached = known and matches
-            if len(self._verified) >= _AUTH_CACHE_SIZE:
-                self._verified.clear()
-            self._verified[key] = cached
-        return cached
+        # Successes and failures are cached apart: a burst of wrong passwords must not flush the scrapers' good
+        # entries and put bcrypt back on every real scrape.
+        if key in self._verified:
+            return True
+        if key in self._rejected:
+            return False
+        # Its own thread: the default pool can be full of DNS lookups hanging on a broken resolver.
+        loop = asyncio.get_running_loop()
+        matches = await loop.run_in_executor(_BCRYPT_POOL, bcrypt.checkpw, password.encode(), hashed)
+        accepted = known and matches
+        cache = self._verified if accepted else self._rejected
+        if len(cache) >= _AUTH_CACHE_SIZE:
+            cache.clear()
+        cache.add(key)
+        return accepted
 
 
 def _decoy_hash(users: Mapping[str, bytes]) -> bytes:

@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 
-from exporter.agent import cadence as cadence_module
 from exporter.agent.cadence import Cadence, node_pause_reason, read_cadence
 from exporter.kube.client import KubeApi
 from tests.fake_kube import FakeKube
@@ -45,16 +44,15 @@ async def api(kube: FakeKube, tmp_path: Path) -> Any:
     await client.close()
 
 
-async def test_the_cadence_reads_this_node_and_counts_every_node_across_pages(
-    kube: FakeKube, api: KubeApi, monkeypatch: pytest.MonkeyPatch
+async def test_the_cadence_reads_this_node_and_counts_the_nodes_without_listing_them(
+    kube: FakeKube, api: KubeApi
 ) -> None:
     for index in range(7):
         kube.add_object(node(f"node-{index}", unschedulable=index == 3))
-    monkeypatch.setattr(cadence_module, "PAGE", 2)  # four pages of two
     assert await read_cadence(api, "node-1", 1.0) == Cadence(nodes=7, paused=None)
     assert await read_cadence(api, "node-3", 1.0) == Cadence(nodes=7, paused="cordoned")
-    pages = [r for r in kube.requests if r.path == "/api/v1/nodes"]
-    assert len(pages) == 8  # two readings of four pages
+    counts = [r for r in kube.requests if r.path == "/api/v1/nodes"]
+    assert [r.query.get("limit") for r in counts] == ["1", "1"]  # one Node and the remaining count, not every Node
     assert await read_cadence(api, "node-1", None) == Cadence(nodes=None, paused=None)  # no count when not asked
 
 

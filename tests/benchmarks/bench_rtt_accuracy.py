@@ -155,7 +155,7 @@ class DelayProxy:
 
 
 def _target(url: str) -> Target:
-    return load_config(build_parser().parse_args(["--nats-url", url]), {}).targets[0]
+    return load_config(build_parser().parse_args(["serve", "--nats-url", url]), {}).targets[0]
 
 
 async def _rtts(target: Target, count: int) -> list[float]:

@@ -113,4 +113,4 @@ def main() -> None:
     with nats_server() as server, tempfile.TemporaryDirectory(prefix="nce-bench-") as tmp:
         path = write_config(Path(tmp), server.url)
         argv = ["--config", str(path), "--web.listen-address", f"{HOST}:0", "--probe.interval", "1s"]
-        asyncio.run(measure(load_config(build_parser().parse_args(argv), {})))
+        asyncio.run(measure(load_config(build_parser().parse_args(["serve", *argv]), {})))

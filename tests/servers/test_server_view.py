@@ -50,7 +50,8 @@ async def test_every_pod_connected_each_on_its_server(cluster: Cluster, app_pods
         assert value(samples, "nats_connectivity_app_pods_connected", namespace=NAMESPACE, app=APP) == 3
         assert value(samples, "nats_connectivity_server_view_servers", target="default") == 3
         assert value(samples, "nats_connectivity_server_view_success", target="default") == 1
-        lang = {"namespace": NAMESPACE, "app": APP, "lang": "python3", "version": metadata.version("nats-py")}
+        major_minor = ".".join(metadata.version("nats-py").split(".")[:2])
+        lang = {"namespace": NAMESPACE, "app": APP, "lang": "python3", "version": major_minor}
         assert value(samples, "nats_connectivity_app_clients", **lang) == 3
     finally:
         await loop.close()

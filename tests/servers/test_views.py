@@ -9,6 +9,7 @@ from exporter.config.server_view import ServerViewSettings, Source
 from exporter.servers.apps_view import apps_document
 from exporter.servers.board import ServerViewBoard
 from exporter.servers.loop import ServerViewLoop, evaluate, server_view_forever
+from exporter.servers.metrics import client_labels
 from exporter.servers.model import Connection, ExpectedPod, ServerConnz, ServerView, UnmatchedKind, Verdict
 from tests.conftest import value, wait_for
 
@@ -70,7 +71,7 @@ def test_metrics_without_and_with_a_pod_label() -> None:
     assert value(samples, "nats_connectivity_app_pod_verdicts", **labels, verdict="connected") == 1
     assert value(samples, "nats_connectivity_app_connections", **labels, server="nats-1") == 0  # imbalance visible
     assert value(samples, "nats_connectivity_app_subscriptions", **labels) == 4
-    assert value(samples, "nats_connectivity_app_clients", **labels, lang="go", version="1.37.0") == 1
+    assert value(samples, "nats_connectivity_app_clients", **labels, lang="go", version="1.37") == 1
     assert value(samples, "nats_connectivity_app_reconnect_seconds_count", **labels) == 0
     for kind in UnmatchedKind:
         expected = 1 if kind is UnmatchedKind.UNKNOWN_ADDRESS else 0
@@ -94,3 +95,9 @@ async def test_the_loop_polls_until_stopped(cluster: Cluster) -> None:
     assert loop.board.snapshot is not None
     assert loop.board.snapshot.view.answered == 3
     assert loop.board.snapshot.pods[0].verdict is Verdict.NOT_CONNECTED
+
+
+def test_client_labels_are_bounded_whatever_a_client_says() -> None:
+    assert client_labels("go", "1.37.0") == ("go", "1.37")
+    assert client_labels("Python3", "v2.16.0-beta.1") == ("python3", "2.16")
+    assert client_labels("my-own-client-" + "x" * 500, "weird") == ("other", "unknown")
