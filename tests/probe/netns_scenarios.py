@@ -39,8 +39,12 @@ async def starvation(bounded: bool) -> dict[str, object]:
     return {"ok": healthy.ok, "detail": healthy.detail, "hung_in_flight": hung_lookups.in_flight}
 
 
-if __name__ == "__main__":
-    scenario = sys.argv[1]
-    report = asyncio.run(slow_dns() if scenario == "slow-dns" else starvation(sys.argv[2] == "bounded"))
+async def main(args: list[str]) -> None:
+    report = await (slow_dns() if args[0] == "slow-dns" else starvation(args[1] == "bounded"))
     print(json.dumps(report), flush=True)
-    os._exit(0)  # not waiting for the resolver threads still stuck on the name that never answers
+    # Exit here, not through asyncio.run, which would wait for the resolver threads stuck on the silent name.
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    asyncio.run(main(sys.argv[1:]))
