@@ -28,7 +28,7 @@ from exporter.kube.names import service_name
 from exporter.logwatch.service import LogWatch
 from exporter.probe.scheduler import probe_forever
 from exporter.probe.session import Session
-from exporter.runtime.process_log import configure_level
+from exporter.runtime.process_log import configure, configure_level
 from exporter.runtime.supervisor import Supervisor
 from exporter.state import ExporterState
 from exporter.web.security import WebSecurity
@@ -56,6 +56,7 @@ class Exporter:
         self.config = config
         self._reload_source = reload_source
         environ = os.environ if environ is None else environ
+        self._environ = environ  # a reload that changes --kubeconfig builds its client from it too
         self._reload_lock = asyncio.Lock()
         self._supervisor: Supervisor | None = None
         self.state = ExporterState()
@@ -155,19 +156,74 @@ class Exporter:
             except Exception as exc:  # a reload boundary: a bug in validation must not look like success
                 log.exception("configuration reload crashed")
                 return self._reload_failed(f"unexpected {type(exc).__name__}")
-            for setting in ("listen_address", "web_config_file", "idle_timeout"):
-                if getattr(config, setting) != getattr(self.config, setting):
-                    log.warning("a changed setting needs a restart to apply", extra={"setting": setting})
+            refused = self._refusal(config)
+            if refused is not None:
+                return self._reload_failed(refused)
+            previous_config = self.config
             previous = {target.name: target for target in self.active_targets}
             self.config = config
             await self._apply_targets(previous)
+            await self._apply_kube_and_logs(previous_config)
             self.metrics.reload_state.successful = True
             self.metrics.reload_state.last_success_at = time.time()
             self.exposition.invalidate()
-            configure_level(config.log_level)
+            if config.log_format != previous_config.log_format:
+                configure(config.log_level, config.log_format)
+            else:
+                configure_level(config.log_level)
             names = ",".join(target.name for target in self.active_targets)
             log.info("configuration reloaded", extra={"targets": names})
             return True, f"configuration reloaded; targets: {names or 'none'}"
+
+    def _refusal(self, config: Config) -> str | None:
+        """Why `config` cannot be applied without a restart, naming the setting; None when all of it can."""
+        for setting, flag in _RESTART_ONLY:
+            if getattr(config, setting) != getattr(self.config, setting):
+                return f"{flag} changed, and it applies only at start: restart the exporter to change it"
+        if config.logs.follows_pods and not kube_access_configured(config.kubeconfig, self._environ):
+            return "--logs.selector needs Kubernetes access: in-cluster, --kubeconfig or KUBECONFIG"
+        return None
+
+    async def _apply_kube_and_logs(self, old: Config) -> None:
+        """A new kubeconfig means a new client for every feature that uses it; new log settings a new log watch.
+
+        The workers concerned are stopped and started again with the new settings: their counters start afresh,
+        as after a restart, and nothing keeps running on the settings the operator just replaced.
+        """
+        supervisor, config = self._supervisor, self.config
+        kube_changed = config.kubeconfig != old.kubeconfig
+        if kube_changed:
+            previous_kube = self.kube
+            self.kube = None
+            if kube_access_configured(config.kubeconfig, self._environ):
+                self.kube = KubeApi(
+                    config.kubeconfig, environ=self._environ, count_error=self.metrics.count_kubernetes_error
+                )
+            if supervisor is not None:
+                await self._stop_workers(supervisor, ("pods:", "logfile:", "logs:", "audit"))
+            if previous_kube is not None:
+                await previous_kube.close()
+        if kube_changed or config.logs != old.logs:
+            if supervisor is not None:
+                await self._stop_workers(supervisor, ("pods:", "logfile:", "logs:"))
+            if self.logwatch is not None:
+                self.metrics.registry.unregister(self.logwatch.collector)
+                self.state.logs = None
+            self.logwatch = LogWatch(config.logs, self.kube) if config.logs.enabled else None
+            if self.logwatch is not None:
+                self.state.attach_logs(self.logwatch.tally, self.logwatch.collector)
+                if supervisor is not None:
+                    self.logwatch.start(supervisor, self._stopping)
+        if supervisor is not None:
+            # The audit reads the diagnostics settings and the targets' namespaces: start it afresh each reload.
+            await supervisor.stop("audit")
+            self._start_audit(supervisor)
+
+    @staticmethod
+    async def _stop_workers(supervisor: Supervisor, prefixes: tuple[str, ...]) -> None:
+        for name in supervisor.names():
+            if name.startswith(prefixes):
+                await supervisor.stop(name)
 
     def _reload_failed(self, error: str) -> tuple[bool, str]:
         self.metrics.reload_state.successful = False
@@ -245,6 +301,12 @@ async def run_until_signalled(exporter: Exporter) -> None:
 
 
 _INET = (socket.AF_INET, socket.AF_INET6)
+# Settings read once, when the listening socket and the HTTP server are set up: a reload that changes one is refused.
+_RESTART_ONLY = (
+    ("listen_address", "--web.listen-address"),
+    ("web_config_file", "--web.config.file"),
+    ("idle_timeout", "web.idle_timeout"),
+)
 
 
 def _format_address(address: tuple[str, int]) -> str:
