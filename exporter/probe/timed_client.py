@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from nats.aio.client import Client
+from nats.aio.transport import TcpTransport
 
 
 class TimedClient(Client):
@@ -26,19 +27,25 @@ class TimedClient(Client):
         self._pong_at = 0.0
 
     async def _connect_to_server(self, s: Any) -> None:
+        if not self._transport and s.uri.scheme in ("nats", "tls"):
+            self._transport = _StampingTransport()
         await super()._connect_to_server(s)
         self.tcp_done_at = time.perf_counter()
         if self.on_tcp is not None:
             self.on_tcp()
 
     async def _process_pong(self) -> None:
-        self._pong_at = time.perf_counter()
+        transport = self._transport
+        # When the bytes came off the socket, where our transport saw them; else when the read loop parsed them.
+        stamped = transport.received_at if isinstance(transport, _StampingTransport) else 0.0
+        self._pong_at = stamped or time.perf_counter()
         await super()._process_pong()
 
     async def best_rtt(self, rounds: int, *, timeout: float) -> float:
         """The shortest of `rounds` PING/PONG round trips: the network's time, least disturbed by the loop's own work.
 
-        The clock starts as PING is written to the socket and stops as the read loop parses PONG.
+        The clock starts as PING is written to the socket and stops as PONG's bytes are received (the protocol's
+        `data_received`, called straight from the event loop's selector), before any coroutine is scheduled.
         """
         loop = asyncio.get_running_loop()
         best = math.inf
@@ -49,3 +56,53 @@ class TimedClient(Client):
             await asyncio.wait_for(future, timeout)
             best = min(best, self._pong_at - sent)
         return best
+
+
+class _StampingProtocol(asyncio.StreamReaderProtocol):
+    """A stream protocol that notes when the last bytes arrived (plain TCP, and the plaintext under TLS)."""
+
+    received_at = 0.0
+
+    def data_received(self, data: bytes) -> None:
+        self.received_at = time.perf_counter()
+        super().data_received(data)
+
+
+class _StampingTransport(TcpTransport):
+    """nats-py's TCP transport with our protocol underneath, so PONG is timed where it is received.
+
+    Only how the streams are opened differs; reading, writing and closing are nats-py's own.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]  # nats-py leaves it unannotated
+        self._protocol: _StampingProtocol | None = None
+
+    @property
+    def received_at(self) -> float:
+        return self._protocol.received_at if self._protocol is not None else 0.0
+
+    async def connect(self, uri: Any, buffer_size: int, connect_timeout: int) -> None:
+        loop = asyncio.get_running_loop()
+        reader = asyncio.StreamReader(limit=buffer_size)
+        protocol = _StampingProtocol(reader)
+        async with asyncio.timeout(connect_timeout):
+            transport, _ = await loop.create_connection(lambda: protocol, uri.hostname, uri.port)
+        writer = asyncio.StreamWriter(transport, protocol, reader, loop)
+        self._protocol = protocol
+        # The bare streams are kept too, as nats-py does, so the socket outlives a TLS upgrade.
+        self._bare_io_reader = self._io_reader = reader
+        self._bare_io_writer = self._io_writer = writer
+
+    async def connect_tls(self, uri: Any, ssl_context: Any, buffer_size: int, connect_timeout: int) -> None:
+        assert self._io_writer is not None, "connect first"
+        loop = asyncio.get_running_loop()
+        reader = asyncio.StreamReader(limit=buffer_size)
+        protocol = _StampingProtocol(reader)
+        hostname = uri if isinstance(uri, str) else uri.hostname
+        async with asyncio.timeout(connect_timeout):
+            transport = await loop.start_tls(self._io_writer.transport, protocol, ssl_context, server_hostname=hostname)
+        assert transport is not None
+        self._protocol = protocol
+        self._io_reader = reader
+        self._io_writer = asyncio.StreamWriter(transport, protocol, reader, loop)
