@@ -29,7 +29,7 @@ from exporter.probe.timed_client import TimedClient
 log = logging.getLogger(__name__)
 
 CLOSE_TIMEOUT = 1.0
-RTT_ROUNDS = 3  # `rtt` is the best of these PING/PONG round trips
+RTT_ROUNDS = 2  # `rtt` is the best of these PING/PONG round trips (each one more costs CPU on every probe)
 _PROBE_ERRORS = (OSError, nats.errors.Error, ValueError, ssl.SSLError)
 
 
@@ -173,23 +173,23 @@ async def _resolve_and_connect(
 
 
 async def _pubsub(target: Target, client: TimedClient, trace: _Trace) -> None:
-    """Subscribe a subject nobody else uses, publish random bytes, and require the same bytes back."""
+    """Subscribe a subject nobody else uses, publish random bytes, and require the same bytes back.
+
+    SUB and PUB leave together in one write: the server handles one connection's operations in order, so the
+    subscription is in place before the message, and a refused one comes back as an error. No UNSUB either: the
+    connection closes next, and that ends the subscription. Each round trip saved is CPU saved on every probe.
+    """
     trace.begin(Phase.PUBSUB)
     subject = f"{target.subject_prefix}.{secrets.token_hex(8)}"
     payload = secrets.token_bytes(16)
-    subscription = await client.subscribe(subject, max_msgs=1)
-    try:
-        await client.flush(timeout=max(1, round(target.timeout)))
-        trace.error_reported.clear()
-        started = time.perf_counter()
-        await client.publish(subject, payload)
-        message = await _next_message_or_error(subscription, trace, target.timeout)
-        if message.data != payload:
-            raise nats.errors.Error(f"message came back altered ({len(message.data)} bytes)")
-        trace.end(Phase.PUBSUB, started)
-    finally:
-        if not client.is_closed:
-            await subscription.unsubscribe()
+    trace.error_reported.clear()
+    started = time.perf_counter()
+    subscription = await client.subscribe(subject)
+    await client.publish(subject, payload)
+    message = await _next_message_or_error(subscription, trace, target.timeout)
+    if message.data != payload:
+        raise nats.errors.Error(f"message came back altered ({len(message.data)} bytes)")
+    trace.end(Phase.PUBSUB, started)
 
 
 async def _next_message_or_error(subscription: Subscription, trace: _Trace, timeout: float) -> Msg:
