@@ -21,11 +21,12 @@ from exporter import __version__
 from exporter.audit.runner import audit_forever
 from exporter.config import Config, ConfigError, Target
 from exporter.config.webconfig import WebConfig, load_web_config
-from exporter.diagnostics.runner import diagnose_forever
+from exporter.diagnostics.runner import Incidents, diagnose_forever
 from exporter.exposition.scrape import Exposition
 from exporter.kube.client import KubeApi, kube_access_configured
 from exporter.kube.names import service_name
 from exporter.logwatch.service import LogWatch
+from exporter.probe.result import ProbeResult
 from exporter.probe.scheduler import probe_forever
 from exporter.probe.session import Session
 from exporter.runtime.process_log import configure, configure_level
@@ -80,6 +81,7 @@ class Exporter:
         if self.logwatch is not None:
             self.state.attach_logs(self.logwatch.tally, self.logwatch.collector)
         self.bound_addresses: list[tuple[str, int]] = []
+        self.incidents = Incidents()  # targets whose state changed, for the diagnostics to look at at once
         self._stopping = asyncio.Event()
         self.listening = asyncio.Event()  # set once the HTTP server accepts connections
 
@@ -269,11 +271,26 @@ class Exporter:
             self.state.record_diagnosis,
         )
         if targets:
-            supervisor.start("diagnostics", lambda: diagnose_forever(targets, settings, kube, record, self._stopping))
+            supervisor.start(
+                "diagnostics",
+                lambda: diagnose_forever(
+                    targets, settings, kube, record, self._stopping, latest=self._latest_probe, incidents=self.incidents
+                ),
+            )
+
+    def _latest_probe(self, name: str) -> ProbeResult | None:
+        status = self.board.get(name)
+        return status.last if status is not None else None
+
+    def _record_probe(self, result: ProbeResult) -> None:
+        """The state's door for probe results, plus: a target that changed state has its diagnostics run at once."""
+        transition = self.state.record_probe(result)
+        if transition is not None and transition.current is not transition.previous:
+            self.incidents.changed(result.target)
 
     def _start_target(self, supervisor: Supervisor, target: Target) -> None:
         self.state.add_target(target)
-        supervisor.start(f"probe:{target.name}", lambda: probe_forever(target, self.state.record_probe, self._stopping))
+        supervisor.start(f"probe:{target.name}", lambda: probe_forever(target, self._record_probe, self._stopping))
         if target.session:
             session = Session(target, self.state.session_recorder(target.name))
             supervisor.start(f"session:{target.name}", lambda: session.run(self._stopping))
