@@ -149,3 +149,29 @@ async def test_second_server_of_a_list_is_used_when_the_first_is_down(nats_serve
 
     assert result.ok, result.detail
     assert result.server_url == nats_server.url
+
+
+async def test_tls_verifies_the_urls_host_while_the_resolved_address_is_dialled(tmp_path: Path) -> None:
+    """The certificate names only `localhost`: the probe dials 127.0.0.1 (one connection, to what DNS gave) and
+    still verifies `localhost`; the same server reached by its IP fails, so the name really is checked."""
+    ca = CertificateAuthority(tmp_path)
+    pair = ca.issue("nats", hosts=("localhost",))
+    server = NatsServer(config=f'tls {{ cert_file: "{pair.cert}", key_file: "{pair.key}" }}')
+    await server.start()
+
+    def target(host: str):  # type: ignore[no-untyped-def]
+        config_file = tmp_path / f"{host}.yaml"
+        config_file.write_text(
+            f"targets:\n  - name: tls\n    url: tls://{host}:{server.port}\n    tls:\n      ca_file: {ca.cert_path}\n"
+        )
+        return config_from_args("--config", str(config_file)).targets[0]
+
+    try:
+        by_name = await run_probe(target("localhost"))
+        by_ip = await run_probe(target("127.0.0.1"))
+    finally:
+        await server.close()
+
+    assert by_name.ok, by_name.detail
+    assert "127.0.0.1" in by_name.addresses
+    assert by_ip.reason is Reason.TLS_ERROR, by_ip.detail
