@@ -30,7 +30,7 @@ from exporter.config import Config, ConfigError, Target
 from exporter.config.agent import AgentSettings
 from exporter.config.server_view import Source
 from exporter.config.webconfig import WebConfig, load_web_config
-from exporter.diagnostics.runner import diagnose_forever
+from exporter.diagnostics.runner import Incidents, diagnose_forever
 from exporter.exposition.scrape import Exposition
 from exporter.kube.client import KubeApi, KubeError, kube_access_configured
 from exporter.kube.endpoints import ServiceEndpointCache, service_endpoints
@@ -41,9 +41,10 @@ from exporter.logwatch.service import LogWatch
 from exporter.logwatch.tally import LogTally
 from exporter.probe.client_options import connect_options, ssl_context
 from exporter.probe.nats_client import close_quietly
+from exporter.probe.result import ProbeResult
 from exporter.probe.scheduler import probe_forever
 from exporter.probe.session import Session
-from exporter.runtime.process_log import configure_level
+from exporter.runtime.process_log import configure, configure_level
 from exporter.runtime.supervisor import Supervisor
 from exporter.servers.board import ServerViewBoard
 from exporter.servers.loop import ServerViewLoop, server_view_forever
@@ -81,6 +82,7 @@ class Exporter:
         self.agent = agent
         self._reload_source = reload_source
         environ = os.environ if environ is None else environ
+        self._environ = environ  # a reload that changes --kubeconfig builds its client from it too
         self._reload_lock = asyncio.Lock()
         self._supervisor: Supervisor | None = None
         self.state = ExporterState()
@@ -112,6 +114,7 @@ class Exporter:
             self.logwatch = LogWatch(config.logs, self.kube)
             self.state.attach_logs(self.logwatch.tally, self.logwatch.collector)
         self.bound_addresses: list[tuple[str, int]] = []
+        self.incidents = Incidents()  # targets whose state changed, for the diagnostics to look at at once
         self._stopping = asyncio.Event()
         self.listening = asyncio.Event()  # set once the HTTP server accepts connections
 
@@ -197,19 +200,84 @@ class Exporter:
             except Exception as exc:  # a reload boundary: a bug in validation must not look like success
                 log.exception("configuration reload crashed")
                 return self._reload_failed(f"unexpected {type(exc).__name__}")
-            for setting in ("listen_address", "web_config_file", "idle_timeout"):
-                if getattr(config, setting) != getattr(self.config, setting):
-                    log.warning("a changed setting needs a restart to apply", extra={"setting": setting})
+            refused = self._refusal(config)
+            if refused is not None:
+                return self._reload_failed(refused)
+            previous_config = self.config
             previous = {target.name: target for target in self.active_targets}
             self.config = config
             await self._apply_targets(previous)
+            await self._apply_kube_and_logs(previous_config)
             self.metrics.reload_state.successful = True
             self.metrics.reload_state.last_success_at = time.time()
             self.exposition.invalidate()
-            configure_level(config.log_level)
+            if config.log_format != previous_config.log_format:
+                configure(config.log_level, config.log_format)
+            else:
+                configure_level(config.log_level)
             names = ",".join(target.name for target in self.active_targets)
             log.info("configuration reloaded", extra={"targets": names})
             return True, f"configuration reloaded; targets: {names or 'none'}"
+
+    def _refusal(self, config: Config) -> str | None:
+        """Why `config` cannot be applied without a restart, naming the setting; None when all of it can."""
+        for setting, flag in _RESTART_ONLY:
+            if getattr(config, setting) != getattr(self.config, setting):
+                return f"{flag} changed, and it applies only at start: restart the exporter to change it"
+        if config.logs.follows_pods and not kube_access_configured(config.kubeconfig, self._environ):
+            return "--logs.selector needs Kubernetes access: in-cluster, --kubeconfig or KUBECONFIG"
+        if self.agent is not None and (config.logs != self.config.logs or config.kubeconfig != self.config.kubeconfig):
+            return "an agent reads its node's log files with the logs.* and kubeconfig it started with: restart it"
+        return None
+
+    async def _apply_kube_and_logs(self, old: Config) -> None:
+        """A new kubeconfig means a new client for every feature that uses it; new log settings a new log watch.
+
+        The workers concerned are stopped and started again with the new settings: their counters start afresh,
+        as after a restart, and nothing keeps running on the settings the operator just replaced.
+        """
+        supervisor, config = self._supervisor, self.config
+        kube_changed = config.kubeconfig != old.kubeconfig
+        if kube_changed:
+            previous_kube = self.kube
+            self.kube = None
+            if kube_access_configured(config.kubeconfig, self._environ):  # never an implicit ~/.kube/config
+                self.kube = KubeApi(
+                    config.kubeconfig,
+                    environ=self._environ,
+                    count_error=self.metrics.count_kubernetes_error,
+                    home_config=False,
+                )
+            if supervisor is not None:
+                await self._stop_workers(supervisor, ("pods:", "logfile:", "logs:", "audit", "app-pods:"))
+            if previous_kube is not None:
+                await previous_kube.close()
+        if kube_changed or config.logs != old.logs:
+            if supervisor is not None:
+                await self._stop_workers(supervisor, ("pods:", "logfile:", "logs:"))
+            if self.logwatch is not None:
+                self.metrics.registry.unregister(self.logwatch.collector)
+                self.state.logs = None
+            self.logwatch = LogWatch(config.logs, self.kube) if config.logs.enabled else None
+            if self.logwatch is not None:
+                self.state.attach_logs(self.logwatch.tally, self.logwatch.collector)
+                if supervisor is not None:
+                    self.logwatch.start(supervisor, self._stopping, also=self._app_pods_sink())
+        if supervisor is not None:
+            # The audit reads the diagnostics settings and the targets' namespaces, the servers' view the first
+            # target, the app selector and the log watch it shares: both start afresh each reload.
+            await supervisor.stop("audit")
+            self._start_audit(supervisor)
+            await self._stop_workers(supervisor, ("server-view", "nats-endpoints:", "app-pods:"))
+            self.state.detach_server_view()
+            self.app_pods = PodIndex() if self.logwatch is None or self._app_pods_sink() is None else self.app_pods
+            self._start_server_view(supervisor)
+
+    @staticmethod
+    async def _stop_workers(supervisor: Supervisor, prefixes: tuple[str, ...]) -> None:
+        for name in supervisor.names():
+            if name.startswith(prefixes):
+                await supervisor.stop(name)
 
     def _reload_failed(self, error: str) -> tuple[bool, str]:
         self.metrics.reload_state.successful = False
@@ -256,7 +324,22 @@ class Exporter:
             self.state.record_diagnosis,
         )
         if targets:
-            supervisor.start("diagnostics", lambda: diagnose_forever(targets, settings, kube, record, self._stopping))
+            supervisor.start(
+                "diagnostics",
+                lambda: diagnose_forever(
+                    targets, settings, kube, record, self._stopping, latest=self._latest_probe, incidents=self.incidents
+                ),
+            )
+
+    def _latest_probe(self, name: str) -> ProbeResult | None:
+        status = self.board.get(name)
+        return status.last if status is not None else None
+
+    def _record_probe(self, result: ProbeResult) -> None:
+        """The state's door for probe results, plus: a target that changed state has its diagnostics run at once."""
+        transition = self.state.record_probe(result)
+        if transition is not None and transition.current is not transition.previous:
+            self.incidents.changed(result.target)
 
     def _prepare_node_logs(self, agent: AgentSettings) -> None:
         """The node agent's log reading: this node's application pods, from kubelet's files."""
@@ -296,17 +379,21 @@ class Exporter:
         )
 
     async def _apply_cadence(self, supervisor: Supervisor, cadence: Cadence) -> None:
-        self.cadence = cadence
-        per_node = self.agent.interval_per_node if self.agent is not None else None
-        for target in self.active_targets:
-            await supervisor.stop(f"probe:{target.name}")
-            if cadence.paused is None:
-                interval = cadence.interval(target.interval, per_node)
-                paced = replace(target, interval=interval, timeout=min(target.timeout, interval))
-                self._start_probe(supervisor, paced)
+        async with self._reload_lock:  # a reload restarts probes too: one at a time
+            self.cadence = cadence
+            for target in self.active_targets:
+                await supervisor.stop(f"probe:{target.name}")
+                self._start_probe(supervisor, target)
 
     def _start_probe(self, supervisor: Supervisor, target: Target) -> None:
-        supervisor.start(f"probe:{target.name}", lambda: probe_forever(target, self.state.record_probe, self._stopping))
+        """The one way a probe worker starts: on an agent, at the cadence its node allows (none while paused)."""
+        if self.cadence.paused is not None:
+            return
+        per_node = self.agent.interval_per_node if self.agent is not None else None
+        interval = self.cadence.interval(target.interval, per_node)
+        if interval != target.interval:
+            target = replace(target, interval=interval, timeout=min(target.timeout, interval))
+        supervisor.start(f"probe:{target.name}", lambda: probe_forever(target, self._record_probe, self._stopping))
 
     def _start_node_logs(self, supervisor: Supervisor, node_logs: NodeLogs) -> None:
         supervisor.start("agent-logs", lambda: node_logs.run(self._stopping))
@@ -438,6 +525,14 @@ async def run_until_signalled(exporter: Exporter) -> None:
     )
     await exporter.run()
     log.info("stopped")
+
+
+# Settings read once, when the listening socket and the HTTP server are set up: a reload that changes one is refused.
+_RESTART_ONLY = (
+    ("listen_address", "--web.listen-address"),
+    ("web_config_file", "--web.config.file"),
+    ("idle_timeout", "web.idle_timeout"),
+)
 
 
 def _format_address(address: tuple[str, int]) -> str:

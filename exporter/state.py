@@ -41,6 +41,7 @@ class ExporterState:
         self.logs: LogTally | None = None
         self.cluster = ClusterBoard()
         self.server_view: ServerViewBoard | None = None
+        self._server_view_collector: ServerViewCollector | None = None
         self.metrics.registry.register(DiagnosticsCollector(self.diagnostics))
         self.metrics.registry.register(AuditCollector(self.audit))
         self.metrics.registry.register(ClusterCollector(self.cluster))
@@ -105,9 +106,17 @@ class ExporterState:
         self.metrics.registry.register(collector)
 
     def attach_server_view(self, board: ServerViewBoard) -> None:
-        """The servers' view is on: its board is what /apps and the page read, its collector what /metrics shows."""
+        """The servers' view is on (or restarted by a reload): its board is what /apps and the page read, its
+        collector what /metrics shows; a previous board's series go with it."""
+        self.detach_server_view()
         self.server_view = board
-        self.metrics.registry.register(ServerViewCollector(board))
+        self._server_view_collector = ServerViewCollector(board)
+        self.metrics.registry.register(self._server_view_collector)
+
+    def detach_server_view(self) -> None:
+        if self._server_view_collector is not None:
+            self.metrics.registry.unregister(self._server_view_collector)
+        self.server_view, self._server_view_collector = None, None
 
     def attach_collector(self, collector: Collector) -> None:
         """A feature's own families (the node agent's reading statistics) join /metrics."""

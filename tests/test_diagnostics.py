@@ -16,10 +16,14 @@ from typing import Any
 
 import pytest
 
+from exporter.config.diagnostics import DiagnosticsSettings
 from exporter.demo.nats_server import NatsServer, free_port
-from exporter.diagnostics.checks import CheckState
-from exporter.diagnostics.runner import diagnose
+from exporter.diagnostics.checks import CheckResult, CheckState
+from exporter.diagnostics.runner import Diagnosis, Incidents, diagnose, diagnose_forever
 from exporter.kube.client import KubeApi
+from exporter.probe.result import Phase, ProbeResult, Reason
+from exporter.probe.status import StatusBoard
+from exporter.web.page import render
 from tests.conftest import ExporterFactory, config_from_args, value, wait_for
 from tests.fake_kube import FakeKube
 from tests.guide import guide_example
@@ -213,3 +217,74 @@ data:
     text = out.decode()
     assert "::error title=ip_address::<stdin>:5:" in text
     assert "s3cret" not in text + err.decode()
+
+
+async def test_nats_checks_reuse_the_probes_latest_result(nats_server: NatsServer) -> None:
+    """The server answers, but the exporter's own probe just failed: the checks tell the probe's story, not a
+    second probe's (with their own probe they would pass here)."""
+    target = config_from_args("--nats-url", nats_server.url).targets[0]
+    latest = ProbeResult(
+        target=target.name,
+        started_at=0.0,
+        duration=0.001,
+        phases={Phase.DNS: 0.0001},
+        reason=Reason.CONNECTION_REFUSED,
+        failed_phase=Phase.TCP,
+    )
+
+    reused = await diagnose(target, DiagnosticsSettings(), None, latest=latest)
+    own = await diagnose(target, DiagnosticsSettings(), None)
+
+    states = {result.name: result.state for result in reused.results}
+    assert states["tcp_connect"] is CheckState.FAIL
+    assert {result.name: result.state for result in own.results}["tcp_connect"] is CheckState.PASS
+
+
+def test_incidents_are_rate_limited_per_target() -> None:
+    now = [100.0]
+    incidents = Incidents(min_gap=10.0, clock=lambda: now[0])
+
+    incidents.changed("a")
+    assert incidents.arrived.is_set()
+    assert incidents.take_due() == ["a"]
+    incidents.diagnosed("a")
+    incidents.changed("a")
+    incidents.changed("b")
+    assert incidents.take_due() == ["b"]  # a was diagnosed just now: it waits
+    assert incidents.next_due_in() == 10.0
+    now[0] += 10.0
+    assert incidents.take_due() == ["a"]
+    assert not incidents.arrived.is_set()
+    assert incidents.next_due_in() == float("inf")
+
+
+async def test_a_target_that_changes_state_is_diagnosed_at_once(nats_server: NatsServer) -> None:
+    target = config_from_args("--nats-url", nats_server.url).targets[0]
+    settings = DiagnosticsSettings(interval=3600.0)
+    diagnoses: list[Any] = []
+    incidents, stopping = Incidents(min_gap=0.0), asyncio.Event()
+    worker = asyncio.create_task(
+        diagnose_forever([target], settings, None, diagnoses.append, stopping, incidents=incidents)
+    )
+    try:
+        await wait_for(lambda: len(diagnoses) == 1, message="the first round")
+        incidents.changed(target.name)  # long before the next round, an hour away
+        await wait_for(lambda: len(diagnoses) == 2, message="the incident's diagnosis")
+    finally:
+        stopping.set()
+        await asyncio.wait_for(worker, timeout=10)
+
+
+def test_the_page_never_says_all_passed_for_a_target_that_is_down() -> None:
+    target = config_from_args("--nats-url", "nats://nats:4222").targets[0]
+    board = StatusBoard([target])
+    passed = Diagnosis(target.name, 0.0, (CheckResult("tcp_connect", CheckState.PASS, "fine"),))
+    board.record(ProbeResult(target.name, 0.0, 0.001, {}, Reason.TIMEOUT, failed_phase=Phase.CONNECT))
+
+    down_page = render(board, version="test", diagnoses=[passed])
+    board.record(ProbeResult(target.name, 1.0, 0.001, {Phase.DNS: 0.001}))
+    up_page = render(board, version="test", diagnoses=[passed])
+
+    assert "every diagnostic check that could run passed" not in down_page
+    assert "the probe fails (timeout) and no diagnostic check has found why yet" in down_page
+    assert "every diagnostic check that could run passed" in up_page

@@ -152,6 +152,21 @@ def load_config(args: argparse.Namespace, environ: Mapping[str, str]) -> Config:
     )
 
 
+class _DuplicateKey(yaml.YAMLError):
+    """A key given twice in one mapping: YAML's spec forbids it, and PyYAML would silently keep the last one."""
+
+
+class _StrictLoader(yaml.SafeLoader):
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[object] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if isinstance(key, str | int | float | bool) and key in seen:
+                raise _DuplicateKey(f"`{key}` repeated at line {key_node.start_mark.line + 1}")
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
 def _read_file(path: str) -> dict[str, Any]:
     try:
         content = Path(path).read_text(encoding="utf-8")
@@ -160,7 +175,9 @@ def _read_file(path: str) -> dict[str, Any]:
     except UnicodeDecodeError:
         raise ConfigError("--config", path, "a UTF-8 text file") from None
     try:
-        document = yaml.safe_load(content)
+        document = yaml.load(content, Loader=_StrictLoader)  # a SafeLoader that refuses duplicate keys
+    except _DuplicateKey as exc:
+        raise ConfigError("--config", path, f"each key once in a mapping ({exc})") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark is not None else ""
@@ -342,7 +359,9 @@ def _targets_from_flags(
     targets: list[Target] = []
     for index, value in enumerate(values):
         name, sep, url = value.partition("=")
-        if not sep or "://" in name or "," in name:
+        if not sep or not TARGET_NAME_PATTERN.fullmatch(name):
+            # Not `NAME=URL`: the '=' is inside the URL (a password may hold one), so the whole value is the URL,
+            # and nothing of it is ever echoed.
             name, url = "", value
         name = _target_name("--nats-url", name) if name else _default_flag_name(index, url)
         servers = _servers("--nats-url", url)

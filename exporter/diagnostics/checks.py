@@ -62,6 +62,7 @@ class CheckContext:
     endpoints: list[EndpointProbe] = field(default_factory=list)
     ready_endpoints: int | None = None
     not_ready_endpoints: int | None = None
+    latest: ProbeResult | None = None  # the exporter's own latest probe of the target, reused instead of probing
     _cache: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -102,6 +103,10 @@ class CheckContext:
         return list(document.get("items") or [])
 
     async def probe(self) -> ProbeResult:
+        """The exporter's latest probe when it has one (the page then tells one story), else a probe of our own
+        (the `check` command)."""
+        if self.latest is not None:
+            return self.latest
         return await self.once("probe", lambda: run_probe(self.target))  # type: ignore[no-any-return]
 
 

@@ -15,7 +15,6 @@ from prometheus_client import (
     PROCESS_COLLECTOR,
     CollectorRegistry,
     Gauge,
-    disable_created_metrics,
 )
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
@@ -95,8 +94,6 @@ class ExporterMetrics:
         self.on_change = on_change  # told the target's name after each change (the exposition pre-renders it)
         self.targets: dict[str, TargetMetrics] = {}
         self.registry = CollectorRegistry(auto_describe=True)
-        # No `_created` series: they double the counter and histogram series and no dashboard or alert reads them.
-        disable_created_metrics()  # type: ignore[no-untyped-call]
         if process_metrics:
             for collector in (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):
                 self.registry.register(collector)

@@ -8,13 +8,16 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from exporter.config import Target
-from exporter.probe.result import ProbeResult, Reason
+from exporter.probe.result import Phase, ProbeResult, Reason
 
 HISTORY_SIZE = 100
+TIMELINE_SPAN = 3600.0  # seconds of recent history kept per target for its timeline
+TIMELINE_SLOT = 10.0  # seconds per point: an hour is 360 points whatever the probe interval
+TIMELINE_POINTS = int(TIMELINE_SPAN / TIMELINE_SLOT)
 
 
 class State(StrEnum):
@@ -35,6 +38,30 @@ class Transition:
     detail: str
 
 
+@dataclass(frozen=True, slots=True)
+class TimelinePoint:
+    """One slot of a target's recent history: down if any probe in it failed; each phase's longest time."""
+
+    slot: int  # start of the slot, in TIMELINE_SLOTs since the epoch
+    ok: bool
+    phases: tuple[float | None, ...]  # seconds per Phase, in Phase order; None where no probe reached it
+    probes: int = 1
+
+    @property
+    def at(self) -> float:
+        return self.slot * TIMELINE_SLOT
+
+    @classmethod
+    def of(cls, result: ProbeResult) -> TimelinePoint:
+        return cls(int(result.started_at // TIMELINE_SLOT), result.ok, tuple(result.phases.get(p) for p in Phase))
+
+    def merged(self, other: TimelinePoint) -> TimelinePoint:
+        phases = tuple(
+            a if b is None else b if a is None else max(a, b) for a, b in zip(self.phases, other.phases, strict=True)
+        )
+        return TimelinePoint(self.slot, self.ok and other.ok, phases, self.probes + other.probes)
+
+
 @dataclass(slots=True)
 class TargetStatus:
     target: Target
@@ -44,6 +71,17 @@ class TargetStatus:
     state_since: float | None = None
     session_connected: bool | None = None
     version: int = 0  # bumped on every change, so views can cache what they render
+    # The last hour, one point per slot: a bounded ring, whatever the interval.
+    timeline: deque[TimelinePoint] = field(default_factory=lambda: deque(maxlen=TIMELINE_POINTS))
+
+    def add_to_timeline(self, result: ProbeResult) -> None:
+        point = TimelinePoint.of(result)
+        if self.timeline and self.timeline[-1].slot == point.slot:
+            self.timeline[-1] = self.timeline[-1].merged(point)
+        elif not self.timeline or point.slot > self.timeline[-1].slot:
+            self.timeline.append(point)
+        while self.timeline and self.timeline[0].slot <= point.slot - TIMELINE_POINTS:
+            self.timeline.popleft()  # older than the span (after a pause in probing)
 
     @property
     def state(self) -> State:
@@ -90,6 +128,7 @@ class StatusBoard:
         previous_state = status.state
         previous_reason = status.last.reason if status.last is not None else None
         status.last = result
+        status.add_to_timeline(result)
         self._changed(status)
         if result.ok:
             status.last_success_at = result.started_at

@@ -51,6 +51,10 @@ class Supervisor:
     def running(self, name: str) -> bool:
         return name in self._tasks
 
+    def names(self) -> tuple[str, ...]:
+        """The workers running now (a feature restarted by a reload stops its own by their name prefix)."""
+        return tuple(self._tasks)
+
     async def close(self, grace: float = 0.0) -> None:
         """Give the workers `grace` seconds to finish on their own (they watch their stop event), then cancel."""
         tasks = list(self._tasks.values())

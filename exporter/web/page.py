@@ -15,7 +15,7 @@ from exporter.cluster.runner import ClusterBoard, TargetClusterState, route_name
 from exporter.diagnostics.runner import Diagnosis
 from exporter.logwatch.tally import LogTally, PodState
 from exporter.probe.result import Phase
-from exporter.probe.status import State, StatusBoard, TargetStatus
+from exporter.probe.status import TIMELINE_POINTS, TIMELINE_SLOT, TIMELINE_SPAN, State, StatusBoard, TargetStatus
 from exporter.servers.apps_view import apps_document
 from exporter.servers.board import ServerViewBoard
 
@@ -37,7 +37,19 @@ td,th{text-align:left;padding:.2rem .4rem;vertical-align:middle}
 .bar.failed{background:#d64545}.phase{width:5.5rem}.secs{width:6rem;text-align:right;font-variant-numeric:tabular-nums}
 code{background:#eef1f5;padding:.05rem .3rem;border-radius:4px;word-break:break-all}
 .failure{margin-top:.5rem;font-size:.88rem}.when{white-space:nowrap;font-variant-numeric:tabular-nums}
+.timeline{display:block;width:100%;height:4.5rem;margin-top:.5rem;background:#fafbfc;border:1px solid #eceff3}
+.legend{font-size:.75rem;color:#5b6475;display:flex;flex-wrap:wrap;gap:.2rem .7rem}
+.legend i{display:inline-block;width:.8rem;height:.25rem;margin-right:.25rem;vertical-align:middle}
 """
+# One colour per phase for the timeline's lines (and its legend).
+_PHASE_COLOURS = {
+    Phase.DNS: "#8e44ad",
+    Phase.TCP: "#16a085",
+    Phase.CONNECT: "#2457c5",
+    Phase.RTT: "#d68910",
+    Phase.PUBSUB: "#5b6475",
+}
+_TIMELINE_HEIGHT = 60  # SVG units: a 6-unit up/down band on top, the phases' lines below
 
 
 def render(
@@ -76,7 +88,7 @@ def render(
 <a href="/config">configuration</a></div>
 <h2>Targets</h2>
 {cards}
-{_diagnostics_section(diagnoses)}
+{_diagnostics_section(diagnoses, statuses)}
 {_applications_section(tally)}
 {_server_view_section(server_view, current)}
 {_cluster_section(cluster, current)}
@@ -106,18 +118,29 @@ def _applications_section(tally: LogTally | None) -> str:
     )
 
 
-def _diagnostics_section(diagnoses: Sequence[Diagnosis]) -> str:
-    """Failing diagnostic checks with their fix: what to do next, on the page people open first."""
+def _diagnostics_section(diagnoses: Sequence[Diagnosis], statuses: Sequence[TargetStatus] = ()) -> str:
+    """Failing diagnostic checks with their fix: what to do next, on the page people open first.
+
+    "Passed" is said only when no target is down: a down target whose checks found nothing is named as such.
+    """
     failing = [(diagnosis.target, result) for diagnosis in diagnoses for result in diagnosis.failed]
     if not diagnoses:
         return ""
-    if not failing:
+    explained = {target for target, _ in failing}
+    unexplained = [s for s in statuses if s.state is State.DOWN and s.target.name not in explained]
+    if not failing and not unexplained:
         return '<h2>Diagnostics</h2><div class="card muted">every diagnostic check that could run passed</div>'
     items = "".join(
         f'<div class="failure"><span class="badge down">{escape(result.name)}</span> '
         f"<strong>{escape(target)}</strong>: {escape(result.summary)}"
         f'<div class="muted">fix: {escape(result.fix)}</div></div>'
         for target, result in failing
+    )
+    items += "".join(
+        f'<div class="failure"><span class="badge down">down</span> <strong>{escape(s.target.name)}</strong>: '
+        f"the probe fails ({escape(s.last.reason if s.last is not None and s.last.reason else 'unknown')}) and no "
+        "diagnostic check has found why yet; see its card</div>"
+        for s in unexplained
     )
     return f'<h2>Diagnostics</h2><div class="card">{items}</div>'
 
@@ -303,7 +326,46 @@ def _target_card(status: TargetStatus, now: float) -> str:
     return f"""<div class="card" id="target-{escape(target.name)}">
 <div class="head"><strong>{escape(target.name)}</strong><span class="badge {state}">{state}</span></div>
 <div class="muted"><code>{escape(target.redacted_url)}</code> · {since} · {session}{server}</div>
-<table>{rows}</table>{failure}</div>"""
+<table>{rows}</table>{failure}{_timeline(status, now)}</div>"""
+
+
+def _timeline(status: TargetStatus, now: float) -> str:
+    """The last hour as an inline SVG: a band of up (green) and down (red) slots, and each phase's time as a line.
+
+    One SVG unit per slot across, stretched to the card's width; no script, no external asset.
+    """
+    points = [point for point in status.timeline if point.at > now - TIMELINE_SPAN]
+    if not points:
+        return ""
+    start = now - TIMELINE_SPAN
+    band = "".join(
+        f'<rect x="{(point.at - start) / TIMELINE_SLOT:.1f}" y="0" width="1" height="6" '
+        f'fill="{"#2e9e55" if point.ok else "#d64545"}"/>'
+        for point in points
+    )
+    longest = max((seconds for point in points for seconds in point.phases if seconds is not None), default=0.0)
+    lines = ""
+    for index, phase in enumerate(Phase):
+        coordinates = " ".join(
+            f"{(point.at - start) / TIMELINE_SLOT + 0.5:.1f},"
+            f"{_TIMELINE_HEIGHT - (_TIMELINE_HEIGHT - 10) * seconds / (longest or 1):.1f}"
+            for point in points
+            if (seconds := point.phases[index]) is not None
+        )
+        if coordinates:
+            lines += (
+                f'<polyline points="{coordinates}" fill="none" stroke="{_PHASE_COLOURS[phase]}" '
+                'stroke-width="1.2" vector-effect="non-scaling-stroke"/>'
+            )
+    down = sum(1 for point in points if not point.ok)
+    label = f"last hour: {len(points) - down} slots up, {down} down; longest phase {longest * 1000:.1f} ms"
+    legend = "".join(f'<span><i style="background:{_PHASE_COLOURS[p]}"></i>{p}</span>' for p in Phase)
+    return (
+        f'<svg class="timeline" viewBox="0 0 {TIMELINE_POINTS} {_TIMELINE_HEIGHT}" preserveAspectRatio="none" '
+        f'role="img" aria-label="{escape(label)}"><title>{escape(label)}</title>{band}{lines}</svg>'
+        f'<div class="legend"><span>last hour (scale {longest * 1000:.1f} ms)</span>{legend}'
+        f'<span style="color:#a4161a">{down} down slots</span></div>'
+    )
 
 
 def _short_clock(timestamp: float) -> str:

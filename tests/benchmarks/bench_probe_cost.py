@@ -1,23 +1,35 @@
-"""Probe cost: CPU seconds of this process per 1,000 complete probes, against bare nats.connect()+close() cycles.
+"""Probe cost: CPU seconds per 1,000 complete probes, in-process and as a whole exporter against blackbox_exporter.
 
-Goal: < 2 s of CPU per 1,000 probes. CPU is `time.process_time()`: every thread of this process (the resolver's
-executor included) and nothing of nats-server's, so it is what the exporter's pod pays. The two sides alternate in
-rounds so that the machine's noise falls on both alike.
+In-process: `run_probe` against bare nats.connect()+close() cycles (goal < 2 s of CPU per 1,000 probes); CPU is
+`time.process_time()`, every thread of this process and nothing of nats-server's. The two sides alternate in rounds.
+
+Whole process: the exporter serving 20 targets probed every second, sessions on, scraped every 15 s, against
+blackbox_exporter (Debian `prometheus-blackbox-exporter`) driven at the same rate with a tcp module doing the NATS
+handshake (INFO, CONNECT, PING, PONG). Each side's CPU is read from /proc for its own process over the same
+window length; goal: the exporter's CPU per 1,000 probes <= 1.0x blackbox's.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
+import aiohttp
 import nats
 
 from exporter.cli import build_parser
 from exporter.config import Target, load_config
 from exporter.probe.phases import run_probe
 
-from ._support import TimeBudget, nats_server, print_figure
+from ._support import HOST, TimeBudget, nats_server, print_figure
 
 ROUNDS = 5
 CYCLES_PER_ROUND = 200  # 1,000 of each in all
@@ -85,7 +97,138 @@ async def measure(target: Target, url: str) -> None:
     print_figure("probe / bare connect (CPU)", f"{cost / bare_tally.per_thousand():.2f}x")
 
 
+TARGETS = 20
+WINDOW = 45.0  # seconds of steady state measured for each side
+SCRAPE_EVERY = 15.0
+WHOLE_GOAL = 1.0  # exporter CPU per probe / blackbox CPU per probe
+BLACKBOX = "prometheus-blackbox-exporter"
+BLACKBOX_MODULE = """modules:
+  nats:
+    prober: tcp
+    timeout: 5s
+    tcp:
+      query_response:
+        - expect: "^INFO "
+        - send: "CONNECT {\\"verbose\\":false,\\"pedantic\\":false}\\r\\nPING\\r"
+        - expect: "^PONG"
+"""
+
+
+def _cpu_seconds(pid: int) -> float:
+    """utime + stime of one process (all its threads), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+async def _wait_http(http: aiohttp.ClientSession, url: str) -> None:
+    async with asyncio.timeout(20):
+        while True:
+            try:
+                async with http.get(url) as response:
+                    if response.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.2)
+
+
+def _successes(text: str) -> float:
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith("nats_connectivity_probes_total{") and 'result="success"' in line:
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+async def exporter_side(url: str, workdir: Path) -> tuple[float, float]:
+    """(CPU seconds, complete probes) of the exporter over WINDOW, scraped every SCRAPE_EVERY like Prometheus."""
+    config = workdir / "exporter.yaml"
+    lines = ["probe: {interval: 1s, timeout: 1s}", "log: {level: warning}", "targets:"]
+    lines += [f"  - {{name: t{index}, url: '{url}', session: true}}" for index in range(TARGETS)]
+    config.write_text("\n".join(lines) + "\n")
+    port = _free_port()
+    env = {key: value for key, value in os.environ.items() if not key.startswith("NATS_")}
+    process = subprocess.Popen(  # noqa: ASYNC220 - started once, returns at once
+        [sys.executable, "-m", "exporter", "serve", "--config", str(config), "--web.listen-address", f"{HOST}:{port}"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        async with aiohttp.ClientSession() as http:
+            metrics = f"http://{HOST}:{port}/metrics"
+            await _wait_http(http, f"http://{HOST}:{port}/-/ready")
+            await asyncio.sleep(3)  # every target past its first probe and its session up
+            async with http.get(metrics) as response:
+                before = _successes(await response.text())
+            cpu = _cpu_seconds(process.pid)
+            end = time.monotonic() + WINDOW
+            while (left := end - time.monotonic()) > 0:
+                await asyncio.sleep(min(SCRAPE_EVERY, left))
+                async with http.get(metrics) as response:
+                    after = _successes(await response.text())
+            return _cpu_seconds(process.pid) - cpu, after - before
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+async def blackbox_side(address: str, workdir: Path) -> tuple[float, float]:
+    """(CPU seconds, successful probes) of blackbox_exporter over WINDOW, asked for TARGETS probes every second."""
+    config = workdir / "blackbox.yml"
+    config.write_text(BLACKBOX_MODULE)
+    port = _free_port()
+    process = subprocess.Popen(  # noqa: ASYNC220 - started once, returns at once
+        [BLACKBOX, f"--config.file={config}", f"--web.listen-address={HOST}:{port}", "--log.level=warn"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    successes = 0
+    try:
+        async with aiohttp.ClientSession() as http:
+            await _wait_http(http, f"http://{HOST}:{port}/-/healthy")
+            probe = f"http://{HOST}:{port}/probe?module=nats&target={address}"
+
+            async def one() -> int:
+                async with http.get(probe) as response:
+                    return 1 if "\nprobe_success 1" in await response.text() else 0
+
+            await asyncio.gather(*(one() for _ in range(TARGETS)))  # warm-up
+            cpu = _cpu_seconds(process.pid)
+            started = time.monotonic()
+            tick = 0
+            while time.monotonic() - started < WINDOW:
+                successes += sum(await asyncio.gather(*(one() for _ in range(TARGETS))))
+                tick += 1
+                await asyncio.sleep(max(0.0, started + tick - time.monotonic()))
+            return _cpu_seconds(process.pid) - cpu, float(successes)
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+async def whole_processes(url: str, address: str) -> None:
+    if shutil.which(BLACKBOX) is None:
+        print(f"  ({BLACKBOX} not installed: `apt-get install {BLACKBOX}`; whole-process comparison skipped)")
+        return
+    with tempfile.TemporaryDirectory(prefix="nce-cost-") as tmp:
+        ours_cpu, ours_probes = await exporter_side(url, Path(tmp))
+        theirs_cpu, theirs_probes = await blackbox_side(address, Path(tmp))
+    ours = ours_cpu / ours_probes * 1000
+    theirs = theirs_cpu / theirs_probes * 1000
+    print(f"whole processes, {TARGETS} targets every second for {WINDOW:g} s:")
+    print_figure("exporter, sessions on", f"{ours:.3f} s CPU / 1k   ({ours_probes:.0f} probes)")
+    print_figure("blackbox_exporter, tcp NATS handshake", f"{theirs:.3f} s CPU / 1k   ({theirs_probes:.0f} probes)")
+    print("result:")
+    ratio = ours / theirs
+    print_figure("exporter / blackbox (CPU per probe)", f"{ratio:.2f}x", f"<= {WHOLE_GOAL}", ratio <= WHOLE_GOAL)
+
+
 def main() -> None:
     with nats_server() as server:
-        config = load_config(build_parser().parse_args(["--nats-url", server.url]), {})
+        config = load_config(build_parser().parse_args(["serve", "--nats-url", server.url]), {})
         asyncio.run(measure(config.targets[0], server.url))
+        asyncio.run(whole_processes(server.url, f"{server.host}:{server.port}"))

@@ -108,6 +108,21 @@ async def test_status_page_renders_cleanly_in_chromium_on_desktop_and_phone(
         assert {"healthy", "up", *PHASES} <= words(healthy), healthy
         assert {"broken", "down", "connection_refused", "dns", "tcp"} <= words(broken), broken
         assert "connection_refused" in body
+        # Each card's last hour as an inline SVG: up slots green, down slots red, a line per phase reached.
+        timeline = await page.evaluate(
+            "Object.fromEntries(['healthy', 'broken'].map(name => {"
+            " const svg = document.querySelector(`#target-${name} svg.timeline`);"
+            " return [name, svg && {fills: [...svg.querySelectorAll('rect')].map(r => r.getAttribute('fill')),"
+            " lines: svg.querySelectorAll('polyline').length, width: svg.getBoundingClientRect().width}];"
+            "}))"
+        )
+        assert timeline["healthy"] is not None, body
+        assert timeline["broken"] is not None, body
+        assert set(timeline["healthy"]["fills"]) == {"#2e9e55"}, timeline
+        assert set(timeline["broken"]["fills"]) == {"#d64545"}, timeline
+        assert timeline["healthy"]["lines"] == len(PHASES), timeline  # every phase reached has its line
+        assert timeline["broken"]["lines"] == 1, timeline  # only dns: the connection was refused
+        assert timeline["healthy"]["width"] > 100, timeline
 
         await page.send("Emulation.setDeviceMetricsOverride", **PHONE)
         scroll_width = await page.evaluate("document.documentElement.scrollWidth")
