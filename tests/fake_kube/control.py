@@ -426,6 +426,12 @@ class FakeKube:
             stream.stall()
         return len(chosen)
 
+    def list_ahead_of_watch_cache(self, versions: int, count: int = 1) -> None:
+        """The next `count` lists report a resourceVersion `versions` ahead of what watches can serve, as when
+        the list was answered from etcd by one API server and the watch goes to another whose cache lags: a watch
+        from that version waits `too_large_rv_wait`, then gets the 504 "Too large resource version"."""
+        self.server.lists_ahead, self.server.lists_ahead_by = [count], versions
+
     def set_bookmark_interval(self, seconds: float) -> None:
         """Seconds between BOOKMARK events of watches started from now on (those that ask for bookmarks)."""
         self.server.bookmark_interval = seconds

@@ -107,3 +107,22 @@ async def test_the_field_selector_goes_with_the_list_and_every_watch(kube: FakeK
         )
     finally:
         await stop(task, stopping)
+
+
+async def test_a_too_large_resource_version_relists_and_nothing_is_missed(kube: FakeKube, api: KubeApi) -> None:
+    """List from etcd on one API server, watch from another whose cache lags: the watch waits, then 504."""
+    kube.add_pod(NS, "api-0", labels={"tier": "app", "app": "api"})
+    kube.list_ahead_of_watch_cache(versions=1000)
+    sink, stopping = Recorder(), asyncio.Event()
+    task = await run_watch(api, sink, stopping)
+    try:
+        await wait_for(lambda: sink.lists == 2, timeout=30, message="a relist after the 504")
+        lists = [r for r in kube.requests if r.verb == "list" and r.resource == "pods"]
+        first_watch = next(r for r in kube.requests if r.verb == "watch" and r.resource == "pods")
+        assert int(first_watch.query["resourceVersion"]) > kube.cluster.store.resource_version  # from the future
+        kube.add_pod(NS, "api-1", labels={"tier": "app", "app": "api"})  # seen by the watch that follows
+        await wait_for(lambda: len(sink.pods) == 2, timeout=20, message="the new pod through the next watch")
+        assert sink.lists == 2  # one relist, not a loop of them
+        assert len(lists) == 2
+    finally:
+        await stop(task, stopping)
