@@ -3,7 +3,8 @@
 prometheus_client renders about 6 µs per line, and 100 targets make ~13,000 lines (the latency histogram alone
 is 19 lines per target and phase): rendered at every scrape that is ~100 ms with the event loop blocked. A target
 changes a few times per probe interval, so its block is rendered a little later (changes batched, REFRESH_DELAY),
-in both formats that scrapers asked for, and cached (a scrape renders what changed since, itself); the text of one family from every target is then joined under that family's single HELP/TYPE header.
+in both formats that scrapers asked for, and cached (a scrape renders what changed since, itself); the text of
+one family from every target is then joined under that family's single HELP/TYPE header.
 prometheus_client still does every byte of formatting, so escaping and both formats stay exactly its own.
 """
 
