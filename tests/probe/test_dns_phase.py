@@ -6,18 +6,14 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import secrets
-import shutil
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from exporter.demo.nats_server import find_nats_server
+from tests.netns import REPO, dns_and_nats
 
-REPO = Path(__file__).resolve().parents[2]
 DNS_DELAY = 0.6
 RESOLV_CONF = "nameserver 127.0.0.1\noptions ndots:1 timeout:5 attempts:2\n"
 
@@ -27,33 +23,12 @@ Scenario = Callable[..., Awaitable[dict[str, Any]]]
 @pytest.fixture
 async def netns() -> AsyncIterator[Scenario]:
     """A network namespace with nats-server and tests.probe.slow_dns; yields a runner of netns_scenarios there."""
-    if os.geteuid() != 0 or shutil.which("ip") is None:
-        pytest.fail("this test needs root and iproute2 (`ip netns`): CI and `make test` run as root")
-    name = f"ncp-{secrets.token_hex(3)}"
-    etc = Path("/etc/netns") / name
-    await _run("ip", "netns", "add", name)
-    processes: list[asyncio.subprocess.Process] = []
-    try:
-        await _run("ip", "netns", "exec", name, "ip", "link", "set", "lo", "up")
-        etc.mkdir(parents=True)
-        (etc / "resolv.conf").write_text(RESOLV_CONF)
-        dns = await asyncio.create_subprocess_exec(
-            "ip", "netns", "exec", name, sys.executable, "-m", "tests.probe.slow_dns", "127.0.0.1", "53",
-            f"slow.test=127.0.0.1@{DNS_DELAY}", "fast.test=127.0.0.1", "hung.test=silent",
-            cwd=REPO, stdout=asyncio.subprocess.PIPE,
-        )  # fmt: skip
-        processes.append(dns)
-        assert dns.stdout is not None
-        assert await asyncio.wait_for(dns.stdout.readline(), 10) == b"ready\n"
-        nats = await asyncio.create_subprocess_exec(
-            "ip", "netns", "exec", name, find_nats_server(), "-a", "127.0.0.1", "-p", "4222",
-            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
-        )  # fmt: skip
-        processes.append(nats)
+    records = (f"slow.test=127.0.0.1@{DNS_DELAY}", "fast.test=127.0.0.1", "hung.test=silent")
+    async with dns_and_nats("tests.probe.slow_dns", records, RESOLV_CONF) as namespace:
 
         async def scenario(*args: str) -> dict[str, Any]:
             process = await asyncio.create_subprocess_exec(
-                "ip", "netns", "exec", name, sys.executable, "-m", "tests.probe.netns_scenarios", *args,
+                *namespace.exec(sys.executable, "-m", "tests.probe.netns_scenarios", *args),
                 cwd=REPO, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
                 env={**os.environ, "HOME": "/nonexistent"},
             )  # fmt: skip
@@ -62,19 +37,6 @@ async def netns() -> AsyncIterator[Scenario]:
             return dict(json.loads(out.splitlines()[-1]))
 
         yield scenario
-    finally:
-        for process in processes:
-            if process.returncode is None:
-                process.terminate()
-                await process.wait()
-        await _run("ip", "netns", "del", name)
-        shutil.rmtree(etc, ignore_errors=True)
-
-
-async def _run(*command: str) -> None:
-    process = await asyncio.create_subprocess_exec(*command)
-    if await process.wait() != 0:
-        raise RuntimeError(f"{' '.join(command)} failed with {process.returncode}")
 
 
 @pytest.mark.slow

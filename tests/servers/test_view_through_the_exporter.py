@@ -9,7 +9,6 @@ called directly, so these tests fail if the wiring in `exporter/app.py` does.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -18,27 +17,13 @@ import pytest
 from tests.conftest import ExporterFactory, RunningExporter, wait_for
 from tests.fake_kube import FakeKube
 from tests.fake_kube.objects import make_pod
-from tests.servers.cluster import AppPod, Cluster, nats_cluster, pod_ip, start_app_pod
+from tests.servers.cluster import AppPod, Cluster, pod_ip, start_app_pod
 
 pytestmark = pytest.mark.slow
 
 NS = "shop"
 APP = "orders"
 LABELS = {"tier": "app", "app": APP}
-
-
-@pytest.fixture
-async def cluster() -> AsyncIterator[Cluster]:
-    async with nats_cluster() as running:
-        yield running
-
-
-@pytest.fixture
-async def app_pods() -> AsyncIterator[list[AppPod]]:
-    started: list[AppPod] = []
-    yield started
-    for pod in started:
-        await pod.close()
 
 
 def add_app_pod(kube: FakeKube, name: str, ip: str) -> None:
