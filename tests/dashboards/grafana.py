@@ -127,7 +127,7 @@ def not_served_metrics() -> frozenset[str]:
 
 def needs_connected_apps() -> frozenset[str]:
     """Sample names of the servers' view: they have data only when application pods connect to NATS, which the
-    dashboard scenarios do not stage (tests/servers/test_view_through_the_exporter.py proves they fill through /metrics)."""
+    dashboard scenarios do not stage (tests/servers/test_view_through_the_exporter.py proves they fill /metrics)."""
     return frozenset(name for name, declared in declared_families().items() if declared.package == "servers")
 
 
