@@ -6,12 +6,14 @@ Every count is compared with the fake's ground truth (`lines_written`, per conta
 
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
 
 import pytest
 
 from exporter.demo.nats_server import NatsServer
+from exporter.kube.client import KubeApi
 from tests.conftest import ExporterFactory, RunningExporter, Samples, value, wait_for
 from tests.fake_kube import FakeKube
 
@@ -213,3 +215,21 @@ async def test_serve_never_uses_an_implicit_home_kubeconfig(
     await wait_for(running.metric_is("nats_connectivity_probe_success", 1, target="default"), message="running")
     assert running.exporter.kube is None
     assert kube.requests == []
+
+
+async def test_the_cluster_and_context_in_use_are_logged(
+    kube: FakeKube, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A surprise context must be visible: the first API call says where the exporter's Kubernetes access comes
+    from and which context of the kubeconfig it uses."""
+    kubeconfig = kube.write_kubeconfig(tmp_path / "kubeconfig")
+    api = KubeApi(str(kubeconfig), environ={}, home_config=False)
+    try:
+        with caplog.at_level(logging.INFO, logger="exporter.kube.client"):
+            await api.get_json("list pods", "/api/v1/pods")
+    finally:
+        await api.close()
+    [record] = [r for r in caplog.records if r.getMessage() == "Kubernetes access"]
+    assert record.__dict__["source"] == "--kubeconfig"
+    assert record.__dict__["kubeconfig"] == str(kubeconfig)
+    assert record.__dict__["context"] == "fake-kube"
