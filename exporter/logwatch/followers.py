@@ -39,7 +39,6 @@ class PodFollowers(PodSink):
         self._follow = FollowSettings(settings.silence_timeout, settings.max_stream_lifetime, settings.app_labels)
         self.pods: dict[str, PodInfo] = {}  # by uid
         self._workers: dict[str, set[str]] = {}  # uid -> names of its followers' workers
-        self._pending: set[asyncio.Task[None]] = set()
         self._listed: set[str | None] = set()  # scopes listed at least once
         self._seen: dict[str, set[str]] = {}  # uid -> container IDs that have (had) a follower: never a second
 
@@ -118,9 +117,11 @@ class PodFollowers(PodSink):
             self._seen.pop(uid, None)
             self._tally.remove_pod(self._source(pod, ""))
             return
-        task = asyncio.get_running_loop().create_task(self._cut_after_grace(uid))
-        self._pending.add(task)
-        task.add_done_callback(self._pending.discard)
+        # Under the supervisor, so that shutdown cancels a cut still waiting out its grace period; one per pod (a
+        # cut already waiting sees whether the pod came back when its grace period ends).
+        name = f"cut:{uid}"
+        if not self._supervisor.running(name):
+            self._supervisor.start(name, lambda: self._cut_after_grace(uid))
 
     async def _cut_after_grace(self, uid: str) -> None:
         await asyncio.sleep(REMOVE_GRACE)

@@ -85,7 +85,7 @@ class WebSecurity:
             connection.context = self._current_context
         return None
 
-    def _currentfingerprint(self) -> bytes:
+    def _current_fingerprint(self) -> bytes:
         """The digest `parse_web_config` would give the files as they are now (b"" if unreadable)."""
         if self.path is None:
             return b""
@@ -102,7 +102,7 @@ class WebSecurity:
                 contents.append(b"\xff unreadable")
         return fingerprint(raw, contents)
 
-    def reload_if_changed(self) -> bool | None:
+    def reload_if_changed(self, current: bytes | None = None) -> bool | None:
         """Re-read the file if its content or its certificates' changed: True applied, False rejected, None same.
 
         Content, not modification times: a certificate rotated within the same clock tick, or copied with its
@@ -110,7 +110,7 @@ class WebSecurity:
         """
         if self.path is None:
             return None
-        current = self._currentfingerprint()
+        current = self._current_fingerprint()
         if current == self._seen:
             return None
         self._seen = current
@@ -150,7 +150,10 @@ class WebSecurity:
 
     async def watch(self, stopping: asyncio.Event, interval: float = 2.0) -> None:
         while not await wait_or_stop(stopping, interval):
-            self.reload_if_changed()
+            # Reading the file and the certificates it names is done in a thread: nothing blocks the loop.
+            current = await asyncio.to_thread(self._current_fingerprint)
+            if current != self._seen:
+                self.reload_if_changed(current)
 
     async def refusal(self, authorization: str | None, peercert: Mapping[str, Any] | None) -> HTTPStatus | None:
         """What the web layer answers instead of serving a request, or None to serve it; in exporter-toolkit's
