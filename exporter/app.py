@@ -28,12 +28,13 @@ from exporter.cluster.runner import cluster_forever
 from exporter.cluster.servers import ServerEndpoint, endpoints_from_addresses, endpoints_from_target
 from exporter.config import Config, ConfigError, Target
 from exporter.config.agent import AgentSettings
+from exporter.config.nats_url import NatsUrl
 from exporter.config.server_view import Source
 from exporter.config.webconfig import WebConfig, load_web_config
 from exporter.diagnostics.runner import Incidents, diagnose_forever
 from exporter.exposition.scrape import Exposition
-from exporter.kube.client import KubeApi, KubeError, kube_access_configured
-from exporter.kube.endpoints import ServiceEndpointCache, service_endpoints
+from exporter.kube.client import KubeApi, kube_access_configured
+from exporter.kube.endpoints import ServiceEndpointCache
 from exporter.kube.names import service_name
 from exporter.kube.pods import PodIndex, PodSink, watch_pods
 from exporter.logwatch.metrics import LogCollector
@@ -104,6 +105,7 @@ class Exporter:
             raise ConfigError(
                 "--logs.selector", config.logs.selector, "Kubernetes access: in-cluster, --kubeconfig or KUBECONFIG"
             )
+        self._endpoint_caches: dict[tuple[str, tuple[NatsUrl, ...]], ServiceEndpointCache] = {}
         self.cadence = Cadence()  # the agent's probing cadence (see agent/cadence.py); a server's never changes
         self.logwatch: LogWatch | None = None
         self.node_logs: NodeLogs | None = None
@@ -248,8 +250,11 @@ class Exporter:
                     count_error=self.metrics.count_kubernetes_error,
                     home_config=False,
                 )
+            self._endpoint_caches.clear()  # they read through the old client
             if supervisor is not None:
-                await self._stop_workers(supervisor, ("pods:", "logfile:", "logs:", "audit", "app-pods:"))
+                await self._stop_workers(supervisor, ("pods:", "logfile:", "logs:", "audit", "app-pods:", "cluster:"))
+                for target in self.active_targets:
+                    self._start_cluster(supervisor, target)
             if previous_kube is not None:
                 await previous_kube.close()
         if kube_changed or config.logs != old.logs:
@@ -424,8 +429,7 @@ class Exporter:
                     f"app-pods:{namespace or '*'}",
                     lambda ns=namespace: watch_pods(kube, ns, selector, app_labels, index, self._stopping),  # type: ignore[misc]
                 )
-        diagnostics = self.config.diagnostics
-        endpoints = ServiceEndpointCache(kube, target, diagnostics.namespace, diagnostics.cluster_domain)
+        endpoints = self._endpoints_of(target, kube)
         supervisor.start(
             f"nats-endpoints:{target.name}", lambda: endpoints.refresh_forever(settings.interval, self._stopping)
         )
@@ -473,16 +477,14 @@ class Exporter:
             settings = replace(settings, enabled=True, max_route_pairs=0, jetstream=jetstream_off)
         if not (settings.enabled or settings.jetstream.enabled):
             return
-        kube, namespace = self.kube, self.config.diagnostics.namespace
+        kube = self.kube
         service = service_name(target.servers[0].host, self.config.diagnostics.cluster_domain)
+        cache = self._endpoints_of(target, kube) if kube is not None and service is not None else None
 
         async def endpoints() -> tuple[ServerEndpoint, ...]:
-            if kube is None or service is None:
+            found = await cache.current(max_age=target.interval) if cache is not None else []
+            if not found:  # outside Kubernetes, or the EndpointSlices cannot be read: the target's own URLs
                 return endpoints_from_target(target)
-            try:
-                found = await service_endpoints(kube, service.namespace or namespace, service.name)
-            except KubeError:
-                return endpoints_from_target(target)  # counted and logged by the client
             return endpoints_from_addresses(target, [(e.address, e.ready, e.pod) for e in found])
 
         board = self.state.cluster
@@ -496,6 +498,16 @@ class Exporter:
                 await cluster_forever(target, settings, endpoints, board, http=http, stop=self._stopping)
 
         supervisor.start(f"cluster:{target.name}", probe_cluster)
+
+    def _endpoints_of(self, target: Target, kube: KubeApi) -> ServiceEndpointCache:
+        """One reading of a target's NATS Service endpoints, shared by every feature that needs it."""
+        key = (target.name, target.servers)
+        cache = self._endpoint_caches.get(key)
+        if cache is None:
+            diagnostics = self.config.diagnostics
+            cache = ServiceEndpointCache(kube, target, diagnostics.namespace, diagnostics.cluster_domain)
+            self._endpoint_caches[key] = cache
+        return cache
 
     def _start_target(self, supervisor: Supervisor, target: Target) -> None:
         self.state.add_target(target)

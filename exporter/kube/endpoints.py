@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -53,6 +55,7 @@ class ServiceEndpointCache:
         self._service = service_name(target.servers[0].host, cluster_domain)
         self._namespace = default_namespace
         self.latest: list[ServiceEndpoint] = []
+        self._refreshed_at = -math.inf  # monotonic time of the last successful read
 
     async def refresh(self) -> None:
         service = self._service
@@ -61,6 +64,14 @@ class ServiceEndpointCache:
         # A failure is counted and logged by the client; the last known endpoints stay.
         with contextlib.suppress(KubeError):
             self.latest = await service_endpoints(self._api, service.namespace or self._namespace, service.name)
+            self._refreshed_at = time.monotonic()
+
+    async def current(self, max_age: float) -> list[ServiceEndpoint]:
+        """The endpoints, read again only when the last reading is older than `max_age`: the features that need
+        them (the servers' view, the cluster probes) share one reading."""
+        if time.monotonic() - self._refreshed_at > max_age:
+            await self.refresh()
+        return self.latest
 
     async def refresh_forever(self, interval: float, stopping: asyncio.Event) -> None:
         while True:
