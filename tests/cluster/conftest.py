@@ -23,7 +23,7 @@ from exporter.config import Credentials, Secret, Target
 from exporter.config.cluster import ClusterSettings
 from exporter.config.nats_url import NatsUrl
 from exporter.demo.nats_server import NatsServer
-from tests.conftest import Samples, parse_samples
+from tests.conftest import Samples, parse_samples, wait_for
 
 HOSTS = ("127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5", "127.0.0.6")
 CLUSTER_NAME = "nce"
@@ -194,6 +194,24 @@ async def start_cluster(
         await close_cluster(cluster)
         raise
     return cluster
+
+
+async def wait_until_jetstream_ready(cluster: Cluster, timeout: float = 30.0) -> None:
+    """Every server's full /healthz passes: JetStream's meta leader is elected, so a canary can succeed. A fresh
+    cluster takes a few seconds; a test that probes once must wait for this, not hope."""
+
+    async def ready() -> bool:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as http:
+            for server in cluster.servers:
+                try:
+                    async with http.get(f"http://{server.host}:{cluster.monitor_port}/healthz") as response:
+                        if response.status != 200:
+                            return False
+                except (aiohttp.ClientError, TimeoutError):
+                    return False
+        return True
+
+    await wait_for(ready, timeout=timeout, message="JetStream ready on every server (/healthz)")
 
 
 async def close_cluster(cluster: Cluster) -> None:

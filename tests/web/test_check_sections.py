@@ -17,7 +17,13 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.cluster.conftest import PROBE_PASSWORD, PROBE_USER, close_cluster, start_cluster
+from tests.cluster.conftest import (
+    PROBE_PASSWORD,
+    PROBE_USER,
+    close_cluster,
+    start_cluster,
+    wait_until_jetstream_ready,
+)
 from tests.fake_kube import FakeKube
 from tests.fake_kube.objects import make_pod
 from tests.servers.cluster import AppPod, nats_cluster, pod_ip, start_app_pod
@@ -47,6 +53,7 @@ def section(report: dict[str, Any], name: str) -> dict[str, Any]:
 async def test_check_reports_each_server_route_and_jetstream(tmp_path: Path) -> None:
     cluster = await start_cluster(3, jetstream=True)
     try:
+        await wait_until_jetstream_ready(cluster)  # `check` probes once: JetStream must have its meta leader
         config = tmp_path / "config.yaml"
         target = {
             "name": "main",
