@@ -190,3 +190,17 @@ def test_the_network_policy_selects_the_agents_and_lets_them_reach_the_api(objec
 )
 def test_contradictory_agent_values_fail_with_a_message(values: dict[str, Any], message: str) -> None:
     assert message in render_error(values)
+
+
+@pytest.mark.parametrize("values", [AGENT, {"podMonitor": {"enabled": True}}], ids=["agent", "deployment"])
+def test_monitors_keep_the_applications_namespace_label(values: dict[str, Any]) -> None:
+    """The log families' `namespace` is the application's: without honorLabels Prometheus would rename it
+    `exported_namespace` and write the exporter's own namespace there, and every dashboard and alert grouping by
+    namespace would be wrong; the agent's per-node series would not add up to serve's."""
+    objects = render(merged(values, {"podMonitor": {"enabled": True}}))
+    assert one(objects, "PodMonitor")["spec"]["podMetricsEndpoints"][0]["honorLabels"] is True
+
+
+def test_the_service_monitor_keeps_the_applications_namespace_label() -> None:
+    objects = render({"serviceMonitor": {"enabled": True}})
+    assert one(objects, "ServiceMonitor")["spec"]["endpoints"][0]["honorLabels"] is True
