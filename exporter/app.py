@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
+from functools import partial
 
 import aiohttp
 from aiohttp import web
@@ -425,10 +426,8 @@ class Exporter:
         if self.logwatch is None or self._app_pods_sink() is None:  # no log watch of the same pods to share
             selector, app_labels, index = settings.selector, self.config.logs.app_labels, self.app_pods
             for namespace in settings.namespaces or (None,):
-                supervisor.start(
-                    f"app-pods:{namespace or '*'}",
-                    lambda ns=namespace: watch_pods(kube, ns, selector, app_labels, index, self._stopping),  # type: ignore[misc]
-                )
+                watch = partial(watch_pods, kube, namespace, selector, app_labels, index, self._stopping)
+                supervisor.start(f"app-pods:{namespace or '*'}", watch)
         endpoints = self._endpoints_of(target, kube)
         supervisor.start(
             f"nats-endpoints:{target.name}", lambda: endpoints.refresh_forever(settings.interval, self._stopping)
