@@ -8,7 +8,7 @@ from pathlib import Path
 from exporter.config.logs import LogSettings, Patterns
 
 DEFAULT_LOG_DIR = Path("/var/log/pods")
-PACE = 1.0  # seconds between reads of a caught-up file, as `serve` reads a stream at most once a second
+PACE = 1.0  # seconds between reads of a caught-up file (files are cheaper to read than `serve`'s streams: 1 s)
 CONTAINER_BUDGET = 16 * 1024 * 1024  # bytes one container may read in one pass (a backlog goes on next pass)
 PASS_BUDGET = 64 * 1024 * 1024  # bytes one pass may read in all; a pass that used it all is followed at once
 

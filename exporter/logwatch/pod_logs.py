@@ -33,7 +33,7 @@ from exporter.runtime.waiting import wait_or_stop
 log = logging.getLogger(__name__)
 
 REOPEN_BACKOFF = Backoff(initial=1.0, maximum=30.0)
-BATCH_WINDOW = 1.0  # seconds between reads of a stream: counts settle this much later, for a fraction of the CPU
+BATCH_WINDOW = 2.0  # seconds between reads of a stream: counts settle this much later, for a fraction of the CPU
 FATE_POLL = 0.5  # seconds between status reads while waiting for an ended stream's instance to show its fate
 FATE_WAIT = 10.0  # an instance still "running" this long after its stream ended was not ended: the stream was cut
 
