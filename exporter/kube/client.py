@@ -5,7 +5,7 @@ thousands of pods and watch events would cost more than everything else the expo
 `Transport` (`transport.py`): the pod's service account in-cluster, the official client for a kubeconfig. Every
 error is counted in `kubernetes_errors_total{operation,code}` and logged once per change, never fatal.
 
-Credentials: in-cluster (the client re-reads the rotating service-account token), else `--kubeconfig`, else
+Credentials: in-cluster (the transport re-reads the rotating service-account token), else `--kubeconfig`, else
 `KUBECONFIG`; `~/.kube/config` only where a command may default like kubectl (`check`, `audit --cluster`): a server
 process (`serve`, `demo`) must never pick up whatever context a laptop points at. The source and context in use
 are logged. A 401 reloads the configuration, so a rotated token in a kubeconfig is picked up. A 429 carries its
