@@ -451,7 +451,11 @@ class Exporter:
             tally = self.state.logs
             if tally is None:
                 return {}
-            return {(ns, pod): LogEntry(state.value) for (ns, _app, pod), state in tally.pod_states.items() if pod}
+            return {
+                (key[0], key[2]): LogEntry(state.value, tally.pod_event_at.get(key), tally.pod_lost_at.get(key))
+                for key, state in tally.pod_states.items()
+                if key[2]
+            }
 
         loop = ServerViewLoop(
             settings,

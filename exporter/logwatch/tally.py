@@ -61,6 +61,10 @@ class LogTally:
         self.gaps: dict[str, float] = defaultdict(float)  # detected runs of lines that could not be read, by reason
         self._sources: dict[tuple[str, ...], int] = defaultdict(int)  # series -> pods (or files) that feed it
         self._pod_instances: dict[tuple[str, str, str], int] = defaultdict(int)  # (ns, app, pod) -> live UIDs
+        # When each pod's latest event was logged, and its latest lost/failed one: what the servers' view needs to
+        # date a reconnect gap from the application's side.
+        self.pod_event_at: dict[tuple[str, str, str], float] = {}
+        self.pod_lost_at: dict[tuple[str, str, str], float] = {}
 
     def _series(self, source: LogSource) -> tuple[str, ...]:
         return (source.namespace, source.app, source.pod) if self.per_pod else (source.namespace, source.app)
@@ -78,6 +82,8 @@ class LogTally:
         events say nothing about it."""
         key = (source.namespace, source.app, source.pod)
         self.pod_states[key] = PodState.UNKNOWN
+        self.pod_event_at.pop(key, None)
+        self.pod_lost_at.pop(key, None)
         self._pod_instances[key] += 1
         self.add_source(source)
 
@@ -86,14 +92,22 @@ class LogTally:
         series = self._series(source)
         self.lines[series] += lines
         latest: Event | None = None
+        latest_at = 0.0
+        lost_at: float | None = None
         for event, at in events:
             key = (*series, event.value)
             self.events[key] += 1
             if at >= self.last_event_at.get(key, 0.0):
                 self.last_event_at[key] = at
-            latest = event
+            latest, latest_at = event, at
+            if STATE_AFTER[event] is PodState.DISCONNECTED:
+                lost_at = at
         if latest is not None and source.pod:
-            self.pod_states[(source.namespace, source.app, source.pod)] = STATE_AFTER[latest]
+            pod = (source.namespace, source.app, source.pod)
+            self.pod_states[pod] = STATE_AFTER[latest]
+            self.pod_event_at[pod] = latest_at
+            if lost_at is not None:
+                self.pod_lost_at[pod] = lost_at
 
     def remove_pod(self, source: LogSource) -> None:
         """The pod is gone and its streams are done: with per-pod series, its series go too (once no pod of the
@@ -103,6 +117,8 @@ class LogTally:
         if self._pod_instances[key] <= 0:  # the last instance of that name: its state goes
             del self._pod_instances[key]
             self.pod_states.pop(key, None)
+            self.pod_event_at.pop(key, None)
+            self.pod_lost_at.pop(key, None)
         series = self._series(source)
         self._sources[series] -= 1
         if self._sources[series] > 0 or not self.per_pod:
