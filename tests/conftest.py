@@ -124,30 +124,42 @@ async def kube(request: pytest.FixtureRequest) -> AsyncIterator[FakeKube]:
     await fake.stop()
 
 
-@pytest.fixture
-async def start_exporter() -> AsyncIterator[ExporterFactory]:
-    """Start in-process exporters on a free port from CLI-style arguments; all are stopped at the end."""
-    running: list[tuple[Exporter, asyncio.Task[None]]] = []
-    http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
+class Exporters:
+    """Exporters running in the test's loop, each on a free port; `close()` stops them all (the fixtures' end)."""
 
-    async def start(*args: str, environ: dict[str, str] | None = None) -> RunningExporter:
-        all_args = ("--web.listen-address", "127.0.0.1:0", *args)
-        config = config_from_args(*all_args, environ=environ)
-        exporter = Exporter(config, reload_source=lambda: config_from_args(*all_args, environ=environ))
+    def __init__(self) -> None:
+        self._running: list[tuple[Exporter, asyncio.Task[None]]] = []
+        self.http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
+
+    async def run(self, exporter: Exporter) -> RunningExporter:
         task = asyncio.create_task(exporter.run())
-        running.append((exporter, task))
+        self._running.append((exporter, task))
         await wait_for(lambda: exporter.listening.is_set() or task.done(), message="the exporter to listen")
         if task.done():
             task.result()
         host, port = exporter.bound_addresses[0]
-        return RunningExporter(exporter, f"http://{host}:{port}", http)
+        return RunningExporter(exporter, f"http://{host}:{port}", self.http)
+
+    async def close(self) -> None:
+        for exporter, task in self._running:
+            exporter.stop()
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait_for(task, timeout=10)
+        await self.http.close()
+
+
+@pytest.fixture
+async def start_exporter() -> AsyncIterator[ExporterFactory]:
+    """Start in-process exporters on a free port from CLI-style arguments; all are stopped at the end."""
+    exporters = Exporters()
+
+    async def start(*args: str, environ: dict[str, str] | None = None) -> RunningExporter:
+        all_args = ("--web.listen-address", "127.0.0.1:0", *args)
+        config = config_from_args(*all_args, environ=environ)
+        return await exporters.run(Exporter(config, reload_source=lambda: config_from_args(*all_args, environ=environ)))
 
     yield start
-    for exporter, task in running:
-        exporter.stop()
-        with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.wait_for(task, timeout=10)
-    await http.close()
+    await exporters.close()
 
 
 @contextlib.contextmanager

@@ -7,15 +7,12 @@ from the `agent` command's own parser, so these tests fail if the wiring in `exp
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import os
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
-import aiohttp
 import pytest
 
 from exporter.agent import cadence
@@ -25,7 +22,7 @@ from exporter.config import load_config
 from exporter.config.agent import load_agent_settings
 from exporter.demo.nats_server import NatsServer
 from tests.agent.kubelet_sim import SimNode
-from tests.conftest import RunningExporter, wait_for
+from tests.conftest import Exporters, RunningExporter, wait_for
 from tests.fake_kube import FakeKube
 
 NS = "shop"
@@ -38,8 +35,7 @@ StartAgent = Callable[..., Awaitable[RunningExporter]]
 @pytest.fixture
 async def start_agent(kube: FakeKube, nats_server: NatsServer, tmp_path: Path) -> AsyncIterator[StartAgent]:
     """`agent` exporters in this loop on a free port, from the agent command's own arguments; stopped at the end."""
-    running: list[tuple[Exporter, asyncio.Task[None]]] = []
-    http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
+    exporters = Exporters()
     kubeconfig = kube.write_kubeconfig(tmp_path / "kubeconfig")
 
     async def start(log_dir: Path, *extra: str) -> RunningExporter:
@@ -51,21 +47,10 @@ async def start_agent(kube: FakeKube, nats_server: NatsServer, tmp_path: Path) -
             ]
         )  # fmt: skip
         environ = {"NODE_NAME": NODE}
-        exporter = Exporter(load_config(args, environ), agent=load_agent_settings(args, environ))
-        task = asyncio.create_task(exporter.run())
-        running.append((exporter, task))
-        await wait_for(lambda: exporter.listening.is_set() or task.done(), message="the agent to listen")
-        if task.done():
-            task.result()
-        host, port = exporter.bound_addresses[0]
-        return RunningExporter(exporter, f"http://{host}:{port}", http)
+        return await exporters.run(Exporter(load_config(args, environ), agent=load_agent_settings(args, environ)))
 
     yield start
-    for exporter, task in running:
-        exporter.stop()
-        with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.wait_for(task, timeout=10)
-    await http.close()
+    await exporters.close()
 
 
 def add_pod(kube: FakeKube, node: SimNode, name: str, app: str, *, node_name: str = NODE) -> None:

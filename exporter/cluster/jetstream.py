@@ -41,6 +41,7 @@ from exporter.cluster.failure import (
 from exporter.cluster.result import JetStreamPhase, JetStreamReason, JetStreamResult, ReplicaState, UsageResource
 from exporter.config import Target
 from exporter.config.cluster import JetStreamSettings
+from exporter.config.nats_url import redact_text
 from exporter.probe.client_options import connect_options, ssl_context
 from exporter.probe.nats_client import close_quietly, server_info
 
@@ -116,7 +117,7 @@ async def run_jetstream_probe(
             await _phases(client, settings, trace, replicas=max(1, min(settings.replicas, servers)), timeout=deadline)
     except Exception as exc:  # every failure becomes this round's result
         reason, err_code = classify_jetstream(exc, trace.phase, trace.seen, quorum=trace.quorum)
-        detail = _detail(exc, trace)
+        detail = redact_text(_detail(exc, trace), target.secret_values)  # shown on the page and in `check`
         if reason is JetStreamReason.INTERNAL_ERROR and err_code is None:
             log.warning("jetstream canary failed: %s", detail, extra={"target": target.name})
     finally:

@@ -31,6 +31,7 @@ from exporter.cluster.result import RouteProbe, RouteResult
 from exporter.cluster.servers import ServerEndpoint
 from exporter.config import Credentials, Target
 from exporter.config.cluster import DEFAULT_ACCOUNT
+from exporter.config.nats_url import redact_text
 from exporter.probe.client_options import connect_options, ssl_context
 from exporter.probe.nats_client import close_quietly
 
@@ -240,4 +241,12 @@ async def probe_routes(
             results.extend(await asyncio.gather(*(one(pair) for pair in pairs)))
         finally:
             await close_peers(peers)
-    return tuple(results)
+    # A result's detail is shown on the page and in `check`: no credential of any account may be in it.
+    secrets = (*target.secret_values, *(value for _, credentials in accounts for value in _revealed(credentials)))
+    return tuple(
+        replace(probe, detail=redact_text(probe.detail, secrets)) if probe.detail else probe for probe in results
+    )
+
+
+def _revealed(credentials: Credentials) -> tuple[str, ...]:
+    return tuple(secret.reveal() for secret in (credentials.password, credentials.token) if secret is not None)

@@ -38,7 +38,7 @@ from exporter.config.model import (
 from exporter.config.nats_url import NatsUrl, UrlError, parse_server_list
 from exporter.config.server_view import add_server_view_flags, load_server_view_settings
 from exporter.config.tls import client_context
-from exporter.config.validate import ConfigError, boolean, duration, mapping, reject_unknown, text
+from exporter.config.validate import ConfigError, boolean, duration, integer, mapping, reject_unknown, text
 
 
 def add_config_flags(parser: argparse.ArgumentParser) -> None:
@@ -61,6 +61,12 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
     add_log_flags(parser)
     add_diagnostics_flags(parser)
     add_server_view_flags(parser)
+    parser.add_argument(
+        "--cluster.monitor-port",
+        dest="cluster_monitor_port",
+        metavar="PORT",
+        help="the NATS pods' monitoring port for /healthz, for every target's cluster probes (default 8222; 0: off)",
+    )
 
 
 def load_config(args: argparse.Namespace, environ: Mapping[str, str]) -> Config:
@@ -89,6 +95,10 @@ def load_config(args: argparse.Namespace, environ: Mapping[str, str]) -> Config:
     targets = _apply_env_url(targets, environ, interval, timeout)
     if args.nats_url:
         targets = _targets_from_flags(args.nats_url, targets, interval, timeout)
+    monitor_port = getattr(args, "cluster_monitor_port", None)
+    if monitor_port is not None:  # the flag wins over every target's `cluster.monitor_port`
+        port = integer("--cluster.monitor-port", monitor_port, 0, 65535)
+        targets = [replace(t, cluster=replace(t.cluster, monitor_port=port)) for t in targets]
     for target in targets:
         if target.timeout > target.interval:
             raise ConfigError(

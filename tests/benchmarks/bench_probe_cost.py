@@ -138,6 +138,22 @@ async def _wait_http(http: aiohttp.ClientSession, url: str) -> None:
             await asyncio.sleep(0.2)
 
 
+async def _wait_warm(http: aiohttp.ClientSession, metrics: str) -> None:
+    """Every target past its first probe and its session connected: the window measures steady state only."""
+    async with asyncio.timeout(30):
+        while True:
+            async with http.get(metrics) as response:
+                text = await response.text()
+            sessions = sum(
+                1
+                for line in text.splitlines()
+                if line.startswith("nats_connectivity_session_connected{") and line.endswith(" 1.0")
+            )
+            if sessions == TARGETS and _successes(text) >= TARGETS:
+                return
+            await asyncio.sleep(0.2)
+
+
 def _successes(text: str) -> float:
     total = 0.0
     for line in text.splitlines():
@@ -162,7 +178,7 @@ async def exporter_side(url: str, workdir: Path) -> tuple[float, float]:
         async with aiohttp.ClientSession() as http:
             metrics = f"http://{HOST}:{port}/metrics"
             await _wait_http(http, f"http://{HOST}:{port}/-/ready")
-            await asyncio.sleep(3)  # every target past its first probe and its session up
+            await _wait_warm(http, metrics)
             async with http.get(metrics) as response:
                 before = _successes(await response.text())
             cpu = _cpu_seconds(process.pid)

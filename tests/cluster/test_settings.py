@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,6 +12,7 @@ import yaml
 from exporter.config import Credentials, Secret
 from exporter.config.cluster import DEFAULT_MONITOR_PORT, ClusterSettings, parse_cluster_settings
 from exporter.config.validate import ConfigError
+from tests.conftest import config_from_args
 
 
 def credentials(key: str, raw: Mapping[str, Any], environ: Mapping[str, str]) -> Credentials:
@@ -87,3 +89,17 @@ def test_an_invalid_value_names_its_key(text: str, key: str) -> None:
     with pytest.raises(ConfigError) as raised:
         parse(text)
     assert raised.value.key == key
+
+
+def test_the_monitor_port_flag_wins_over_every_targets_file_setting(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        "targets:\n"
+        "  - {name: a, url: 'nats://a:4222', cluster: {enabled: true, monitor_port: 8223}}\n"
+        "  - {name: b, url: 'nats://b:4222'}\n"
+    )
+    loaded = config_from_args("--config", str(config), "--cluster.monitor-port", "9222")
+    assert [target.cluster.monitor_port for target in loaded.targets] == [9222, 9222]
+    assert config_from_args("--config", str(config)).targets[0].cluster.monitor_port == 8223
+    with pytest.raises(ConfigError, match=r"--cluster\.monitor-port"):
+        config_from_args("--config", str(config), "--cluster.monitor-port", "http")

@@ -59,7 +59,10 @@ async def test_stop_cancels_one_worker_and_close_gives_the_rest_their_grace() ->
     cancelled: list[str] = []
     stopping = asyncio.Event()
 
+    started = asyncio.Event()
+
     async def forever(name: str) -> None:
+        started.set()
         try:
             await asyncio.Event().wait()
         finally:
@@ -71,7 +74,7 @@ async def test_stop_cancels_one_worker_and_close_gives_the_rest_their_grace() ->
     async with Supervisor() as supervisor:
         supervisor.start("a", lambda: forever("a"))
         supervisor.start("polite", polite)
-        await asyncio.sleep(0)
+        await asyncio.wait_for(started.wait(), timeout=5)
         await supervisor.stop("a")
         assert cancelled == ["a"]
         assert not supervisor.running("a")
