@@ -4,13 +4,11 @@ Each command runs as its own process (`python -m exporter serve|agent`), one aft
 the cores, against the same real nats-server, with no Kubernetes access (no kubeconfig: explicit access only), and
 the agent over an empty node (an empty log directory). Once a process has answered /metrics with its first probe
 done, its resident memory (VmRSS in /proc/PID/status, sampled every second; VmHWM for the peak) and its CPU time
-(utime + stime in /proc/PID/stat) are read over WINDOW seconds. Until the `agent` command exists, its half is
-skipped with a message and only the `serve` baseline is printed.
+(utime + stime in /proc/PID/stat) are read over WINDOW seconds.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import os
@@ -25,7 +23,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from exporter.cli import build_parser
 from exporter.demo.nats_server import NatsServer, free_port
 
 from ._support import print_figure
@@ -65,21 +62,6 @@ def cpu_seconds(pid: int) -> float:
     """utime + stime of /proc/PID/stat (fields 14 and 15; the command name in parentheses may hold spaces)."""
     after_name = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(after_name[11]) + int(after_name[12])) / TICKS
-
-
-def agent_available() -> tuple[bool, str]:
-    """Whether the CLI has an `agent` subcommand yet, and which commands it has.
-
-    Asked of the parser itself: `python -m exporter agent --help` succeeds even without one, since the default
-    command's parser prints its help before it rejects the unknown word.
-    """
-    commands = {
-        command
-        for action in build_parser()._actions  # argparse has no public way to list subcommands
-        if isinstance(action, argparse._SubParsersAction)
-        for command in action.choices
-    }
-    return "agent" in commands, "commands: " + ", ".join(sorted(commands))
 
 
 def child_environment(home: Path) -> dict[str, str]:
@@ -158,7 +140,7 @@ def common_args(url: str, port: int) -> list[str]:
 
 
 def measure_both(url: str) -> None:
-    """`serve`, then (if it exists) `agent`, each alone against the target at `url`; figures and the ratio."""
+    """`serve`, then `agent`, each alone against the target at `url`; figures and the ratio."""
     with tempfile.TemporaryDirectory(prefix="nce-bench-memory-") as tmp:
         root = Path(tmp)
         (root / "pods").mkdir()
@@ -168,14 +150,6 @@ def measure_both(url: str) -> None:
         port = free_port()
         serve = measure(["serve", *common_args(url, port)], port, environ)
         report("serve", serve)
-        available, said = agent_available()
-        if not available:
-            print(
-                f"  SKIPPED agent: `python -m exporter agent` is not there yet ({said});"
-                " the serve figures above are the baseline",
-                flush=True,
-            )
-            return
         port = free_port()
         agent_args = [
             "agent",
