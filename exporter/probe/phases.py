@@ -30,7 +30,7 @@ from exporter.probe.timed_client import TimedClient
 log = logging.getLogger(__name__)
 
 CLOSE_TIMEOUT = 1.0
-RTT_ROUNDS = 2  # `rtt` is the best of these PING/PONG round trips (each one more costs CPU on every probe)
+RTT_ROUNDS = 3  # `rtt` is the best of these PING/PONG round trips (each one more costs CPU on every probe)
 _PROBE_ERRORS = (OSError, nats.errors.Error, ValueError, ssl.SSLError)
 
 
