@@ -80,7 +80,8 @@ class TimedClient(Client):
             transport = self._transport
             # The write is synchronous while nothing else is queued: the socket noted when PING went to the kernel.
             sent_ns = max(before_ns, transport.sent_ns if isinstance(transport, _StampingTransport) else 0)
-            await asyncio.wait_for(future, timeout)
+            async with asyncio.timeout(timeout):
+                await future
             best = min(best, _round_trip(self._pong_at - sent, sent_ns, self._pong_kernel_ns))
         return best
 
