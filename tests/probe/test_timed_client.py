@@ -76,3 +76,27 @@ def test_a_kernel_figure_that_cannot_be_right_gives_way_to_the_loops() -> None:
     assert _round_trip(0.002, sent_ns, 0) == 0.002  # no stamp
     assert _round_trip(0.002, sent_ns, sent_ns - 1) == 0.002  # the wall clock stepped back
     assert _round_trip(0.002, sent_ns, sent_ns + 5_000_000) == 0.002  # ... or forward: later than the loop saw it
+
+
+async def test_tls_handshake_first_goes_through_the_stamping_transport(tmp_path: Path) -> None:
+    """Servers that want TLS before INFO (`handshake_first`): the probe's own TCP connect must leave nats-py's TLS
+    upgrade as it was, and the stamps still work on the raw bytes."""
+    ca = CertificateAuthority(tmp_path)
+    pair = ca.issue("nats", hosts=("localhost",))
+    server = NatsServer(config=f'tls {{ cert_file: "{pair.cert}", key_file: "{pair.key}", handshake_first: true }}')
+    await server.start()
+    client = TimedClient()
+    try:
+        await client.connect(
+            f"tls://127.0.0.1:{server.port}",
+            tls=ssl.create_default_context(cafile=str(ca.cert_path)),
+            tls_hostname="localhost",
+            tls_handshake_first=True,
+            allow_reconnect=False,
+        )
+        rtt = await _rtt_with_a_busy_loop(client)
+    finally:
+        await close_quietly(client, 2)
+        await server.close()
+
+    assert 0 < rtt < BUSY / 2
