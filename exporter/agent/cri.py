@@ -184,13 +184,16 @@ class CriCounter:
         if self._message_only:
             self._run_messages(data, begin, run_end, counted)
             return run_end
+        literals, events = self._literals, counted.events
         for start, _event in self._matcher.scan(_as_bytes(data), begin, run_end):
-            # `<time> stdout F ` or `<time> stderr F `: the message starts ten bytes after the first space.
+            # `<time> stdout F ` or `<time> stderr F `: the message starts ten bytes after the first space. The
+            # matcher looked at the whole line: which event, if any, is the message's own (as in `_event`).
             line_end = data.find(b"\n", start, run_end)
             first = data.find(b" ", start, line_end)
-            event = self._event(data[first + 10 : line_end])
-            if event is not None:
-                counted.events.append((event, self._time(data[start:first], counted)))
+            for literal, event in literals:
+                if data.find(literal, first + 10, line_end) != -1:
+                    events.append((event, self._time(data[start:first], counted)))
+                    break
         return run_end
 
     def _run_messages(self, data: bytes | bytearray, begin: int, end: int, counted: Counted) -> None:
