@@ -32,19 +32,22 @@ BLOCK_LINES = 64  # lines per block match: fewer calls from Python, still little
 
 
 def _plain_line(streams: bytes) -> bytes:
-    """One whole `F` line of the given streams, newline included: the time (no space, newline or other control
-    byte: stricter than the format, a line it refuses takes the line-by-line path, which decides), the stream,
-    `F`, the message (`.` is any byte but a newline; faster in `re` than `[^\n]`). Possessive: nothing is tried
-    twice."""
+    """One whole `F` line of the given streams, newline included: the time, the stream, `F`, the message.
+
+    The time is any run of bytes above space: stricter than the format (a line it refuses takes the line-by-line
+    path, which decides), and it must exclude the newline, or a line with no space at all would be read as the
+    time of the next one (`[^ ]` would be faster in `re`, and wrong). `.` is any byte but a newline (faster in `re`
+    than `[^\\n]`). Possessive: nothing is tried twice.
+    """
     return rb"[!-\xff]++ " + streams + rb" F .*+\n"
 
 
 @dataclass(frozen=True, slots=True)
 class _PlainRun:
-    """How the lines of the streams with no unfinished line are walked: in blocks of 64, then one by one."""
+    """How the whole `F` lines of the streams with no unfinished line are walked: blocks, then the rest at once."""
 
-    block: re.Pattern[bytes]  # exactly BLOCK_LINES plain lines (unrolled 16 times, repeated 4: fastest in `re`)
-    rest: re.Pattern[bytes]  # as many plain lines as there are
+    block: re.Pattern[bytes]  # exactly BLOCK_LINES lines (unrolled 16 times, repeated: the fastest form in `re`)
+    rest: re.Pattern[bytes]  # as many as there are (fewer than a block), counted apart
 
     @classmethod
     def of(cls, streams: bytes) -> _PlainRun:
@@ -257,7 +260,10 @@ class CriCounter:
         if self._message_only:
             hits = self._matcher.scan(_as_bytes(message + b"\n"))
             return hits[0][1] if hits else None
-        return next((event for literal, event in self._literals if literal in message), None)
+        for literal, event in self._literals:
+            if literal in message:
+                return event
+        return None
 
     def _time(self, token: bytes | bytearray, counted: Counted) -> float:
         try:
