@@ -46,20 +46,24 @@ def _plain_line(streams: bytes) -> bytes:
 class _PlainRun:
     """How the whole `F` lines of the streams with no unfinished line are walked: blocks, then the rest at once."""
 
+    first: re.Pattern[bytes]  # one line: whether a run starts here (the one call an exception line costs)
     block: re.Pattern[bytes]  # exactly BLOCK_LINES lines (unrolled 16 times, repeated: the fastest form in `re`)
     rest: re.Pattern[bytes]  # as many as there are (fewer than a block), counted apart
 
     @classmethod
     def of(cls, streams: bytes) -> _PlainRun:
         line = _plain_line(streams)
-        return cls(re.compile(b"(?:" + line * 16 + b"){%d}+" % (BLOCK_LINES // 16)), re.compile(b"(?:" + line + b")*+"))
+        block = re.compile(b"(?:" + line * 16 + b"){%d}+" % (BLOCK_LINES // 16))
+        return cls(re.compile(line), block, re.compile(b"(?:" + line + b")*+"))
 
 
+# By (stdout holds parts, stderr holds parts): a stream with an unfinished line has its lines read one by one.
 _RUNS = {
-    frozenset(): _PlainRun.of(rb"std(?:out|err)"),  # no stream holds parts
-    frozenset({"stdout"}): _PlainRun.of(b"stderr"),  # stdout's line is unfinished: its lines go one by one
-    frozenset({"stderr"}): _PlainRun.of(b"stdout"),
+    (False, False): _PlainRun.of(rb"std(?:out|err)"),
+    (True, False): _PlainRun.of(b"stderr"),
+    (False, True): _PlainRun.of(b"stdout"),
 }
+_EVERY_STREAM = _RUNS[False, False]
 # A line's CRI prefix, for stripping every prefix of a buffer at once (regex patterns only).
 _PREFIX = re.compile(rb"^\S+ std(?:out|err) [PF] ", re.MULTILINE)
 
@@ -148,12 +152,11 @@ class CriCounter:
         counted = Counted()
         position = begin
         while position < stop:
-            run = _RUNS.get(frozenset(self.partial))
-            if run is not None:
-                run_end = self._plain_run(run, data, position, stop, counted)
-                if run_end > position:
-                    position = run_end
-                    continue
+            partial = self.partial
+            run = _RUNS.get(("stdout" in partial, "stderr" in partial)) if partial else _EVERY_STREAM
+            if run is not None and run.first.match(data, position, stop) is not None:
+                position = self._plain_run(run, data, position, stop, counted)
+                continue
             newline = data.find(b"\n", position, stop)
             line_end = stop if newline == -1 else newline
             self._one_line(data, position, line_end, counted)
@@ -172,8 +175,8 @@ class CriCounter:
         return counted
 
     def _plain_run(self, run: _PlainRun, data: bytes | bytearray, begin: int, stop: int, counted: Counted) -> int:
-        """Count the whole `F` lines from `begin` on and find their events; return where they stop (`begin`: the
-        line there is not one). Each block that matches is BLOCK_LINES lines; only the rest is counted apart."""
+        """Count the whole `F` lines from `begin` on (there is one) and find their events; return where they stop.
+        Each block that matches is BLOCK_LINES lines; only the rest is counted apart."""
         position, lines = begin, 0
         block = run.block.match(data, position, stop)
         while block is not None:
@@ -181,8 +184,6 @@ class CriCounter:
             block = run.block.match(data, position, stop)
         rest = run.rest.match(data, position, stop)
         run_end = rest.end() if rest is not None else position
-        if run_end == begin:
-            return begin
         counted.lines += lines + data.count(b"\n", position, run_end)
         if self._message_only:
             self._run_messages(data, begin, run_end, counted)
