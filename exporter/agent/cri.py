@@ -82,7 +82,7 @@ class Malformed(StrEnum):
 _TIME = re.compile(rb"(\d{4}-\d\d-\d\d[Tt]\d\d:\d\d:\d\d)(?:\.(\d{1,9})\d*)?(?:[Zz]|([+-])(\d\d):(\d\d))")
 
 
-@lru_cache(maxsize=1024)
+@lru_cache(maxsize=256)
 def _whole_second(date_time_zone: bytes) -> tuple[float, int] | None:
     """(Unix seconds of the date and time, the zone's correction in seconds) of `<date>T<time><zone>` without a
     fraction, or None if that is not one: the part of a time that many lines share (one second's worth)."""
@@ -93,7 +93,7 @@ def _whole_second(date_time_zone: bytes) -> tuple[float, int] | None:
     fields = (date_time[0:4], date_time[5:7], date_time[8:10], date_time[11:13], date_time[14:16], date_time[17:19])
     year, month, day, hour, minute, second = (int(value) for value in fields)
     offset = int(hours) * 3600 + int(minutes) * 60 if sign else 0
-    return float(timegm((year, month, day, hour, minute, second, 0, 0, 0))), -offset if sign == b"+" else offset
+    return float(timegm((year, month, day, hour, minute, second, 0, 0, 0))), (-offset if sign == b"+" else offset)
 
 
 def parse_time(token: bytes) -> float:
