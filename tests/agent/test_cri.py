@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from exporter.agent.cri import Counted, CriCounter, Malformed, parse_time
+from exporter.agent.cri import MAX_LINE_BYTES, Counted, CriCounter, Malformed, parse_time
 from exporter.config.logs import Event, Patterns
 
 T = b"2026-11-30T12:00:00.123456789Z"
@@ -114,3 +114,28 @@ def test_event_times_come_from_offset_timestamps() -> None:
     [(event, at)] = counted.events
     assert event is Event.LOST
     assert at == pytest.approx(1796040000.5)
+
+
+def test_a_regex_hit_is_dated_by_its_own_line_not_an_earlier_one_ending_alike() -> None:
+    patterns = Patterns(substrings={}, regexes={Event.CONNECTED: ("^Connected to NATS",)})
+    counted = feed(
+        CriCounter(patterns),
+        b"2026-11-30T12:00:01Z stdout F say Connected to NATS",  # ends with the hit's message; no hit itself
+        b"2026-11-30T12:00:02Z stdout F Connected to NATS",
+    )
+    assert counted.events == [(Event.CONNECTED, 1796040002.0)]
+
+
+def test_a_joined_line_past_the_limit_counts_once_as_overlong_and_matches_its_start() -> None:
+    counter = CriCounter(Patterns.defaults())
+    half = b"x" * (MAX_LINE_BYTES // 2 + 1)
+    counted = feed(
+        counter,
+        T + b" stdout P NATS connection lost " + half,
+        T + b" stdout P " + half,
+        T + b" stdout F Connected to NATS server",  # past the limit: not matched
+        T + b" stdout F next",
+    )
+    assert counted.lines == 2
+    assert events(counted) == [Event.LOST]
+    assert counted.malformed == {Malformed.OVERLONG: 1}
