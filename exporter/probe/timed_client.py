@@ -164,7 +164,6 @@ class _StampingTransport(TcpTransport):
     def __init__(self) -> None:
         super().__init__()  # type: ignore[no-untyped-call]  # nats-py leaves it unannotated
         self._protocol: _StampingProtocol | None = None
-
         self._socket: _StampedSocket | None = None
 
     @property
