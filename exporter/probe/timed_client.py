@@ -14,6 +14,7 @@ address), the time the protocol saw the bytes is used, as before.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import socket
 import struct
@@ -117,7 +118,9 @@ class _StampedSocket(socket.socket):
     sent_ns = 0  # when bytes were last handed to the kernel (asyncio writes with `send` when nothing is queued)
 
     def stamp_receptions(self) -> None:
-        self.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+        """Ask for receive stamps; a kernel that refuses (a sandbox such as gVisor may) leaves the loop's figure."""
+        with contextlib.suppress(OSError):
+            self.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
 
     def send(self, data: Any, flags: int = 0) -> int:
         self.sent_ns = time.time_ns()

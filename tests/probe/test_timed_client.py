@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from exporter.demo.nats_server import NatsServer
+from exporter.probe import timed_client
 from exporter.probe.nats_client import close_quietly
 from exporter.probe.timed_client import KERNEL_STAMPS, TimedClient, _round_trip
 from tests.certs import CertificateAuthority
@@ -100,3 +101,20 @@ async def test_tls_handshake_first_goes_through_the_stamping_transport(tmp_path:
         await server.close()
 
     assert 0 < rtt < BUSY / 2
+
+
+async def test_a_kernel_that_refuses_stamps_still_gets_probed(
+    nats_server: NatsServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Sandboxes (gVisor, some seccomp profiles) may refuse the option: the probe goes on with the loop's figure."""
+    monkeypatch.setattr(timed_client, "SO_TIMESTAMPNS", 0x7FFF)  # an option no kernel knows: setsockopt fails
+    client = TimedClient()
+    await client.connect(nats_server.url, allow_reconnect=False)
+    try:
+        rtt = await client.best_rtt(2, timeout=5)
+        received = client._transport.received_kernel_ns  # type: ignore[union-attr]
+    finally:
+        await close_quietly(client, 2)
+
+    assert rtt > 0
+    assert received == 0  # no stamp came: the figure is the loop's
