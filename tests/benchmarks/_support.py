@@ -61,12 +61,18 @@ def nats_server(*extra_args: str) -> Iterator[NatsServer]:
             _wait_for_info(process, port)
             yield NatsServer(process=process, host=HOST, port=port, log_file=log_file)
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop_process(process, 5)
+
+
+def stop_process(process: subprocess.Popen[bytes] | subprocess.Popen[str], timeout: float) -> int | None:
+    """SIGTERM, then SIGKILL after `timeout` seconds: the exit code, or None if it had to be killed."""
+    process.terminate()
+    try:
+        return process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+        return None
 
 
 def _wait_for_port(process: subprocess.Popen[bytes], workdir: Path, log_file: Path) -> int:

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from exporter.demo.nats_server import NatsServer, free_port
 
-from ._support import print_figure
+from ._support import print_figure, stop_process
 
 WINDOW = 20.0  # seconds of idle running measured
 START_TIMEOUT = 60.0  # start-up on a loaded 2-core machine, first probe included
@@ -84,12 +84,7 @@ def running(args: list[str], environ: dict[str, str]) -> Iterator[subprocess.Pop
     try:
         yield process
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process, 10)
 
 
 def wait_probed(process: subprocess.Popen[bytes], port: int) -> None:

@@ -22,6 +22,7 @@ from ._support import print_figure
 CONTAINERS = 200
 LINES_PER_SECOND = 10
 SECONDS = 30.0
+START_TIMEOUT = 60.0  # seconds for the agent to follow every container
 TICK = 0.1
 GOAL_CPU = 0.05
 NS = "bench"
@@ -49,7 +50,10 @@ def child(log_dir: str, state_dir: str, pods_file: str) -> None:
         )
         stopping = asyncio.Event()
         task = asyncio.create_task(service.run(stopping))
-        while service.stats.containers < len(pods):  # noqa: ASYNC110  (the service has no event for this)
+        deadline = time.monotonic() + START_TIMEOUT
+        while service.stats.containers < len(pods):  # polled: the service has no event for this
+            if time.monotonic() > deadline:  # exits before "ready": the parent's readline ends, it reports
+                raise RuntimeError(f"{service.stats.containers} of {len(pods)} containers followed")
             await asyncio.sleep(0.05)
         print("ready", flush=True)
         cpu_start, wall_start = time.process_time(), time.monotonic()

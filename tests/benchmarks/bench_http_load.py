@@ -31,7 +31,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from exporter.demo.nats_server import free_port
 from tests.conftest import silent_listener
 
-from ._support import HOST, ms, percentile, print_figure
+from ._support import HOST, ms, percentile, print_figure, stop_process
 
 TARGETS = 10
 PROBE_INTERVAL = 2.0  # and the timeout: a probe of a silent target lasts its whole interval
@@ -105,15 +105,12 @@ def exporter_process(config: Path, workdir: Path) -> Iterator[Exporter]:
         print(f"  exporter ready: {TARGETS} targets probed once, {time.monotonic() - started:.2f} s after start")
         yield exporter
     finally:
-        process.terminate()
         started = time.monotonic()
-        try:
-            code = process.wait(timeout=STOP_TIMEOUT)
-            print(f"  exporter exited with code {code}, {time.monotonic() - started:.2f} s after SIGTERM")
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        code = stop_process(process, STOP_TIMEOUT)
+        if code is None:
             print(f"  exporter did not exit within {STOP_TIMEOUT:g}s of SIGTERM: killed")
+        else:
+            print(f"  exporter exited with code {code}, {time.monotonic() - started:.2f} s after SIGTERM")
 
 
 def wait_ready(exporter: Exporter) -> None:

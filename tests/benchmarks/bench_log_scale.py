@@ -29,7 +29,7 @@ from exporter.config.logs import DEFAULT_SUBSTRINGS
 from exporter.demo.nats_server import free_port
 from tests.fake_kube import FakeKube, LogKey
 
-from ._support import HOST, print_figure
+from ._support import HOST, print_figure, stop_process
 
 DEFAULT_PODS = 1000
 DEFAULT_SECONDS = 60.0
@@ -109,12 +109,7 @@ def exporter_process(kubeconfig: Path, workdir: Path) -> Iterator[Exporter]:
     try:
         yield Exporter(process, f"http://{HOST}:{port}/metrics", log_file)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        if stop_process(process, STOP_TIMEOUT) is None:
             print(f"  the exporter did not exit within {STOP_TIMEOUT:g}s of SIGTERM: killed")
 
 
